@@ -120,6 +120,17 @@ type State struct {
 	// CPUOverSince: when node CPU went above its evict watermark and stayed
 	// there (zero: it is below).
 	CPUOverSince time.Time `json:"cpu_over_since,omitzero"`
+	// LentCPU (cores) and LentMemory (bytes) are what the previous Decide
+	// lent after the switch, the time windows and the cooldown. CPU and
+	// Memory above are the hysteresis, which keeps tracking the raw amount
+	// during grace and cooldown; these are the ceiling lending may not rise
+	// above while nothing new may be lent.
+	LentCPU    float64 `json:"lent_cpu"`
+	LentMemory float64 `json:"lent_memory"`
+	// CPUs is the cpuset the previous Decide chose (nil: none yet, or the
+	// big box was restored); CPUSet prefers these cores so the set does not
+	// churn.
+	CPUs []int `json:"cpus,omitempty"`
 }
 
 // Breakdown says how one resource's lent amount came about, term by term,
@@ -131,6 +142,9 @@ type Breakdown struct {
 	PredictedOnline float64 `json:"predicted_online"`
 	System          float64 `json:"system"`
 	SystemReserved  float64 `json:"system_reserved"`
+	// Deadband = DeadbandPercent/100 × Capacity: raw changes smaller than
+	// this leave Lent alone.
+	Deadband float64 `json:"deadband"`
 	// Raw = Capacity × WatermarkPct/100 − max(Online, PredictedOnline) −
 	// max(System, SystemReserved), never negative.
 	Raw float64 `json:"raw"`
@@ -156,6 +170,20 @@ const (
 	// offline pods are evicted.
 	WindowClosed
 )
+
+// String returns "open", "grace" or "closed" (the status API's phase).
+func (w WindowPhase) String() string {
+	switch w {
+	case WindowOpen:
+		return "open"
+	case WindowGrace:
+		return "grace"
+	case WindowClosed:
+		return "closed"
+	default:
+		return "unknown"
+	}
+}
 
 // BigBox is what the besteffort cgroup should be set to.
 type BigBox struct {
