@@ -378,7 +378,8 @@ func wallClock(y int, m time.Month, d int, off time.Duration, loc *time.Location
 // taken in that order until their CPU count reaches lentCores, so cores with
 // different sibling counts are counted by what they hold. The result is the
 // sorted CPU ids, siblings together. An empty topology gives nil (all CPUs:
-// the quota still limits).
+// the quota still limits). A negative, NaN or infinite lentCores is unsafe
+// input and takes one core.
 func CPUSet(topo Topology, lentCores float64, busy []float64, prev []int) []int {
 	type core struct {
 		index  int
