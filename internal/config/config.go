@@ -1,0 +1,364 @@
+// Package config reads the NodeSLO: the YAML document (ConfigMap
+// bigbox-nodeslo, key nodeslo.yaml, or a file given with --config) that says
+// how much of a node bigbox may lend, when, and when it must evict.
+//
+// Parse decodes strictly (an unknown field is an error naming it), fills the
+// defaults and validates every field, reporting all problems at once with the
+// path of each (`cpu.reclaimWatermarkPercent: 120 is not within 0–100`).
+// NodeSLO.ForNode applies the per-node overrides and converts the result into
+// the qos.Policy the policy functions take. Watcher follows the file live,
+// including the atomic `..data` symlink swap of a Kubernetes ConfigMap
+// volume, and keeps the last good version when a new one is invalid.
+//
+// docs/configuration.md is the reference of every field.
+package config
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
+)
+
+// NodeSLO is the NodeSLO document. Every optional field is a pointer so that
+// an absent field can be told from a zero; after Parse the top-level fields
+// hold the defaults where the document left them out. Node overrides stay
+// partial: ForNode merges them.
+type NodeSLO struct {
+	// Enabled is the one-click switch (default true).
+	Enabled *bool `json:"enabled,omitempty"`
+	// CPU and Memory are the per-resource SLOs.
+	CPU    ResourceSLO `json:"cpu,omitzero"`
+	Memory ResourceSLO `json:"memory,omitzero"`
+	// EvictionCooldown: after an eviction nothing new is lent for this long.
+	EvictionCooldown *Duration `json:"evictionCooldown,omitempty"`
+	// CPUEvictAfter: node CPU must stay above its evict watermark this long
+	// before a pod is evicted for CPU.
+	CPUEvictAfter *Duration `json:"cpuEvictAfter,omitempty"`
+	// TimeWindows in which colocation is allowed; empty means always.
+	TimeWindows []TimeWindow `json:"timeWindows,omitempty"`
+	// TimeZone is the IANA name the windows are read in ("Local": the
+	// node's zone).
+	TimeZone *string `json:"timeZone,omitempty"`
+	// CFSPeriod is the CFS period the big box quota is computed for.
+	CFSPeriod *Duration `json:"cfsPeriod,omitempty"`
+	// Units are the sizes of one device of the extended resources, shared
+	// with the webhook.
+	Units Units `json:"units,omitzero"`
+	// Nodes are per-node overrides, applied in order to the nodes their
+	// selector matches; a later override wins, field by field.
+	Nodes []NodeOverride `json:"nodes,omitempty"`
+
+	// version is the content hash of the document this was parsed from.
+	version string
+}
+
+// ResourceSLO is the SLO of one resource. Quantities are cores for CPU
+// ("500m", 0.5) and bytes for memory ("1Gi").
+type ResourceSLO struct {
+	// ReclaimWatermarkPercent: online + system + lent may reach this share
+	// of capacity.
+	ReclaimWatermarkPercent *float64 `json:"reclaimWatermarkPercent,omitempty"`
+	// EvictWatermarkPercent: node usage above this share evicts offline
+	// pods.
+	EvictWatermarkPercent *float64 `json:"evictWatermarkPercent,omitempty"`
+	// EvictReleasePercent: eviction frees usage down to the evict watermark
+	// minus this.
+	EvictReleasePercent *float64 `json:"evictReleasePercent,omitempty"`
+	// SystemReserved is the least system usage assumed.
+	SystemReserved *resource.Quantity `json:"systemReserved,omitempty"`
+	// MinLimit is the floor of the big box limit.
+	MinLimit *resource.Quantity `json:"minLimit,omitempty"`
+	// DeadbandPercent: changes of the lent amount smaller than this share of
+	// capacity are not made.
+	DeadbandPercent *float64 `json:"deadbandPercent,omitempty"`
+	// GrowAfter: the lent amount rises only after the higher value held
+	// this long.
+	GrowAfter *Duration `json:"growAfter,omitempty"`
+}
+
+// TimeWindow is a span of the day in which colocation is allowed.
+type TimeWindow struct {
+	// Days the window starts on (Mon … Sun); empty means every day.
+	Days []string `json:"days,omitempty"`
+	// Start and End are local times "HH:MM"; End at or before Start means
+	// the window ends on the next day.
+	Start string `json:"start"`
+	End   string `json:"end"`
+	// Grace: lending stops this long before End.
+	Grace *Duration `json:"grace,omitempty"`
+}
+
+// Units are the sizes of one device of bigbox.dev/cpu and bigbox.dev/memory.
+type Units struct {
+	// CPUMilli is the millicores of one bigbox.dev/cpu device (default 100).
+	CPUMilli *int64 `json:"cpuMilli,omitempty"`
+	// MemoryBytes is the size of one bigbox.dev/memory device (default
+	// "64Mi").
+	MemoryBytes *resource.Quantity `json:"memoryBytes,omitempty"`
+}
+
+// NodeOverride changes some fields for the nodes its selector matches.
+type NodeOverride struct {
+	// Selector chooses nodes by label; {} matches every node. Required.
+	Selector *metav1.LabelSelector `json:"selector,omitempty"`
+	Enabled  *bool                 `json:"enabled,omitempty"`
+	CPU      ResourceSLO           `json:"cpu,omitzero"`
+	Memory   ResourceSLO           `json:"memory,omitzero"`
+	// TimeWindows, when present, replace the windows as a whole; an empty
+	// list means always.
+	TimeWindows *[]TimeWindow `json:"timeWindows,omitempty"`
+}
+
+// Duration is a time.Duration written as a Go duration string ("30s",
+// "10m", "1h30m").
+type Duration time.Duration
+
+// UnmarshalJSON reads a duration string.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("%s is not a duration string such as \"30s\"", bytes.TrimSpace(b))
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a duration such as \"30s\" or \"10m\"", s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalJSON writes the duration string.
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return json.Marshal(time.Duration(d).String())
+}
+
+// String is the duration string.
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// UnitSizes are the resolved device sizes of the extended resources.
+type UnitSizes struct {
+	CPUMilli    int64
+	MemoryBytes int64
+}
+
+// The defaults; docs/configuration.md lists them.
+const (
+	defaultCPUReclaimPercent   = 65
+	defaultCPUEvictPercent     = 90
+	defaultCPUReleasePercent   = 10
+	defaultCPUSystemReserved   = "250m"
+	defaultCPUMinLimit         = "100m"
+	defaultCPUDeadbandPercent  = 2
+	defaultCPUGrowAfter        = 10 * time.Second
+	defaultMemReclaimPercent   = 70
+	defaultMemEvictPercent     = 90
+	defaultMemReleasePercent   = 5
+	defaultMemSystemReserved   = "256Mi"
+	defaultMemMinLimit         = "128Mi"
+	defaultMemDeadbandPercent  = 1
+	defaultMemGrowAfter        = 30 * time.Second
+	defaultEvictionCooldown    = 10 * time.Minute
+	defaultCPUEvictAfter       = 30 * time.Second
+	defaultTimeZone            = "Local"
+	defaultCFSPeriod           = 100 * time.Millisecond
+	defaultUnitCPUMilli        = 100
+	defaultUnitMemoryBytes     = "64Mi"
+	versionHexLen              = 12
+	maxCPUCores                = 1_000_000
+	maxMemoryQuantity          = "1Ei"
+	maxUnitCPUMilli            = 1_000_000
+	maxUnitMemoryQuantity      = "1Ti"
+	minCFSPeriod, maxCFSPeriod = time.Millisecond, time.Second
+	minCFSQuota                = time.Millisecond
+)
+
+// Default returns the NodeSLO of an empty document: every field at its
+// default, no windows, no overrides.
+func Default() *NodeSLO {
+	n := &NodeSLO{version: Version(nil)}
+	n.setDefaults()
+	return n
+}
+
+// defaultResource returns the defaults of one resource.
+func defaultResource(kind resourceKind) ResourceSLO {
+	if kind == cpuKind {
+		return ResourceSLO{
+			ReclaimWatermarkPercent: ptr(float64(defaultCPUReclaimPercent)),
+			EvictWatermarkPercent:   ptr(float64(defaultCPUEvictPercent)),
+			EvictReleasePercent:     ptr(float64(defaultCPUReleasePercent)),
+			SystemReserved:          ptr(resource.MustParse(defaultCPUSystemReserved)),
+			MinLimit:                ptr(resource.MustParse(defaultCPUMinLimit)),
+			DeadbandPercent:         ptr(float64(defaultCPUDeadbandPercent)),
+			GrowAfter:               ptr(Duration(defaultCPUGrowAfter)),
+		}
+	}
+	return ResourceSLO{
+		ReclaimWatermarkPercent: ptr(float64(defaultMemReclaimPercent)),
+		EvictWatermarkPercent:   ptr(float64(defaultMemEvictPercent)),
+		EvictReleasePercent:     ptr(float64(defaultMemReleasePercent)),
+		SystemReserved:          ptr(resource.MustParse(defaultMemSystemReserved)),
+		MinLimit:                ptr(resource.MustParse(defaultMemMinLimit)),
+		DeadbandPercent:         ptr(float64(defaultMemDeadbandPercent)),
+		GrowAfter:               ptr(Duration(defaultMemGrowAfter)),
+	}
+}
+
+// setDefaults fills every absent top-level field.
+func (n *NodeSLO) setDefaults() {
+	if n.Enabled == nil {
+		n.Enabled = ptr(true)
+	}
+	n.CPU = defaultResource(cpuKind).merge(n.CPU)
+	n.Memory = defaultResource(memoryKind).merge(n.Memory)
+	if n.EvictionCooldown == nil {
+		n.EvictionCooldown = ptr(Duration(defaultEvictionCooldown))
+	}
+	if n.CPUEvictAfter == nil {
+		n.CPUEvictAfter = ptr(Duration(defaultCPUEvictAfter))
+	}
+	if n.TimeZone == nil {
+		n.TimeZone = ptr(defaultTimeZone)
+	}
+	if n.CFSPeriod == nil {
+		n.CFSPeriod = ptr(Duration(defaultCFSPeriod))
+	}
+	if n.Units.CPUMilli == nil {
+		n.Units.CPUMilli = ptr(int64(defaultUnitCPUMilli))
+	}
+	if n.Units.MemoryBytes == nil {
+		n.Units.MemoryBytes = ptr(resource.MustParse(defaultUnitMemoryBytes))
+	}
+}
+
+// merge returns r with every field that o sets replaced by o's.
+func (r ResourceSLO) merge(o ResourceSLO) ResourceSLO {
+	if o.ReclaimWatermarkPercent != nil {
+		r.ReclaimWatermarkPercent = o.ReclaimWatermarkPercent
+	}
+	if o.EvictWatermarkPercent != nil {
+		r.EvictWatermarkPercent = o.EvictWatermarkPercent
+	}
+	if o.EvictReleasePercent != nil {
+		r.EvictReleasePercent = o.EvictReleasePercent
+	}
+	if o.SystemReserved != nil {
+		r.SystemReserved = o.SystemReserved
+	}
+	if o.MinLimit != nil {
+		r.MinLimit = o.MinLimit
+	}
+	if o.DeadbandPercent != nil {
+		r.DeadbandPercent = o.DeadbandPercent
+	}
+	if o.GrowAfter != nil {
+		r.GrowAfter = o.GrowAfter
+	}
+	return r
+}
+
+// Parse decodes a NodeSLO document strictly, fills the defaults and
+// validates it. The error joins every problem found, each naming the path of
+// its field. An empty document is all defaults.
+func Parse(data []byte) (*NodeSLO, error) {
+	var n NodeSLO
+	if err := yaml.UnmarshalStrict(data, &n); err != nil {
+		if problems := locate(data); len(problems) > 0 {
+			return nil, errors.Join(problems...)
+		}
+		return nil, fmt.Errorf("decode NodeSLO: %w", err)
+	}
+	n.setDefaults()
+	if err := n.validate(); err != nil {
+		return nil, err
+	}
+	n.version = Version(data)
+	return &n, nil
+}
+
+// Read reads a whole NodeSLO document from r and parses it.
+func Read(r io.Reader) (*NodeSLO, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("read NodeSLO: %w", err)
+	}
+	return Parse(data)
+}
+
+// Load reads and parses the NodeSLO file at path.
+func Load(path string) (*NodeSLO, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read NodeSLO: %w", err)
+	}
+	n, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("parse %s: %w", path, err)
+	}
+	return n, nil
+}
+
+// Version is the content hash that identifies a NodeSLO document: the first
+// 12 hex digits of the SHA-256 of its bytes.
+func Version(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])[:versionHexLen]
+}
+
+// Version is the content hash of the document n was parsed from (see the
+// function Version); empty for a NodeSLO built in code.
+func (n *NodeSLO) Version() string { return n.version }
+
+// UnitSizes returns the device sizes of the extended resources, the defaults
+// where the document leaves them out.
+func (n *NodeSLO) UnitSizes() UnitSizes {
+	mem := resource.MustParse(defaultUnitMemoryBytes)
+	u := UnitSizes{CPUMilli: defaultUnitCPUMilli, MemoryBytes: mem.Value()}
+	if n.Units.CPUMilli != nil {
+		u.CPUMilli = *n.Units.CPUMilli
+	}
+	if n.Units.MemoryBytes != nil {
+		u.MemoryBytes = n.Units.MemoryBytes.Value()
+	}
+	return u
+}
+
+// resourceKind tells the two resources apart where their units differ.
+type resourceKind int
+
+const (
+	cpuKind resourceKind = iota
+	memoryKind
+)
+
+func (k resourceKind) String() string {
+	if k == cpuKind {
+		return "cpu"
+	}
+	return "memory"
+}
+
+// parseDay reads a day name: Mon … Sun or Monday … Sunday, any case.
+func parseDay(s string) (time.Weekday, bool) {
+	l := strings.ToLower(s)
+	for d := time.Sunday; d <= time.Saturday; d++ {
+		full := strings.ToLower(d.String())
+		if l == full || l == full[:3] {
+			return d, true
+		}
+	}
+	return 0, false
+}
+
+func ptr[T any](v T) *T { return &v }
