@@ -1,0 +1,551 @@
+// Package agent runs bigbox's control loops on one node: a fast CPU loop
+// that keeps the big box's CFS quota and cpuset in step with online load, and
+// a slower loop that scans pods, sets the memory limit and oom_score_adj and
+// evicts offline pods past the eviction watermarks. Both follow
+// observe → decide (pkg/qos) → apply → report and share one qos.State.
+//
+// When the loops stop (SIGTERM) or the switch turns off, the agent restores
+// every value it changed in the big box cgroup.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+	"k8s.io/utils/clock"
+
+	"github.com/bigbox-dev/bigbox/internal/api"
+	"github.com/bigbox-dev/bigbox/pkg/qos"
+)
+
+// Config is the node SLO in force, as the agent consumes it.
+type Config struct {
+	Policy   qos.Policy
+	Location *time.Location
+	// Version identifies the config in force; Err is the last rejected
+	// version's error ("" when the last load succeeded).
+	Version string
+	Err     string
+}
+
+// configSource yields the config in force and signals changes.
+type configSource interface {
+	Config() Config
+	Changes() <-chan struct{}
+}
+
+// cpuSampler measures CPU usage over the interval since its previous call;
+// ok is false when there is no previous call to take a delta from.
+type cpuSampler interface {
+	SampleCPU() (u qos.Usage, ok bool, err error)
+}
+
+// Observation is what the slow loop's full scan yields.
+type Observation struct {
+	Time     time.Time
+	CPU      qos.Usage
+	Memory   qos.Usage
+	Topology qos.Topology
+	CPUBusy  []float64
+	// Offline lists the pods in the big box.
+	Offline []OfflinePod
+	// Online throttling counters, summed over online pods (cumulative).
+	OnlinePeriods, OnlineThrottled uint64
+	OnlineThrottledSeconds         float64
+	// CPUPressure and MemoryPressure: "some" avg10 (0–100) of online work,
+	// -1 when unknown.
+	CPUPressure, MemoryPressure float64
+}
+
+// OfflinePod is one pod in the big box.
+type OfflinePod struct {
+	Pod   qos.Pod
+	Group string
+}
+
+// fullSampler scans the node: memory, every pod, topology, pressure.
+type fullSampler interface {
+	Sample() (Observation, error)
+}
+
+// cpuApplier writes the CPU part of the big box target; changed is true
+// when a file was written.
+type cpuApplier interface {
+	ApplyCPU(b qos.BigBox) (changed bool, err error)
+}
+
+// memoryApplier writes the memory part and the oom_score_adj of the big box.
+type memoryApplier interface {
+	ApplyMemory(b qos.BigBox) (changed bool, err error)
+	SetOOMScoreAdj(score int) error
+}
+
+// restorer puts back what the agent changed.
+type restorer interface {
+	Restore(ctx context.Context) error
+}
+
+// Evictor removes one offline pod (standalone: kills its processes;
+// Kubernetes: the Eviction API).
+type Evictor interface {
+	Evict(ctx context.Context, pod OfflinePod, reason, detail string) error
+}
+
+// Options tune the loops.
+type Options struct {
+	Node string
+	// CPUInterval is the fast loop's period (default 50ms); MemoryInterval
+	// the full scan's (default 1s).
+	CPUInterval, MemoryInterval time.Duration
+	// RestoreTimeout bounds the restore on stop (default 1s).
+	RestoreTimeout time.Duration
+	// Static facts shown in the status.
+	CgroupVersion int
+	CgroupDriver  string
+	BigBoxGroup   string
+}
+
+// Parts are the agent's collaborators; app wires the real ones.
+type Parts struct {
+	Config  configSource
+	CPU     cpuSampler
+	Full    fullSampler
+	Exec    interface {
+		cpuApplier
+		memoryApplier
+		restorer
+	}
+	Evictor Evictor
+	Clock   clock.WithTicker
+	Logger  *slog.Logger
+}
+
+// Agent is the node agent's control loops.
+type Agent struct {
+	opts Options
+	p    Parts
+	m    *metrics
+
+	mu sync.Mutex
+	// st is the policy state shared by both loops: the CPU loop owns CPU,
+	// LentCPU and CPUs; the memory loop owns the rest.
+	st       qos.State
+	lastObs  Observation
+	haveObs  bool
+	lastCPU  qos.Usage
+	cpuDec   qos.Decision
+	memDec   qos.Decision
+	restored bool
+	// evicting holds the groups of pods being evicted, so a pod is not
+	// evicted twice while its processes die.
+	evicting  map[string]bool
+	evictions []api.Eviction
+	prevSum   Observation
+
+	status atomic.Pointer[api.Status]
+}
+
+// New builds an agent and registers its metrics on reg.
+func New(opts Options, p Parts, reg prometheus.Registerer) (*Agent, error) {
+	if opts.CPUInterval <= 0 {
+		opts.CPUInterval = 50 * time.Millisecond
+	}
+	if opts.MemoryInterval <= 0 {
+		opts.MemoryInterval = time.Second
+	}
+	if opts.RestoreTimeout <= 0 {
+		opts.RestoreTimeout = time.Second
+	}
+	a := &Agent{opts: opts, p: p, evicting: map[string]bool{}}
+	m, err := newMetrics(reg, a.Status)
+	if err != nil {
+		return nil, fmt.Errorf("register agent metrics: %w", err)
+	}
+	a.m = m
+	return a, nil
+}
+
+// SetState seeds the policy state, e.g. a cooldown persisted before a
+// restart. Call before Run.
+func (a *Agent) SetState(st qos.State) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.st = st
+}
+
+// State returns a copy of the policy state (for persisting it).
+func (a *Agent) State() qos.State {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.st
+}
+
+// Status returns the latest status snapshot; ok is false before the first
+// full scan.
+func (a *Agent) Status() (api.Status, bool) {
+	p := a.status.Load()
+	if p == nil {
+		return api.Status{}, false
+	}
+	return *p, true
+}
+
+// Run runs both loops until ctx is done, then restores the big box within
+// RestoreTimeout. The restore error, if any, is returned.
+func (a *Agent) Run(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return a.loop(gctx, a.opts.MemoryInterval, a.p.Config.Changes(), a.memoryTick) })
+	g.Go(func() error { return a.loop(gctx, a.opts.CPUInterval, nil, a.cpuTick) })
+	err := g.Wait()
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.opts.RestoreTimeout)
+	defer cancel()
+	if rerr := a.restore(rctx); rerr != nil {
+		err = errors.Join(err, fmt.Errorf("restore big box on stop: %w", rerr))
+	}
+	return err
+}
+
+// loop runs tick at once, then every interval and on every signal of
+// extra (config changes, so the switch acts at once) until ctx is done.
+func (a *Agent) loop(ctx context.Context, interval time.Duration, extra <-chan struct{}, tick func(context.Context)) error {
+	t := a.p.Clock.NewTicker(interval)
+	defer t.Stop()
+	tick(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C():
+		case <-extra:
+		}
+		tick(ctx)
+	}
+}
+
+// input assembles the policy input from the latest observations. Caller
+// holds a.mu.
+func (a *Agent) input(now time.Time, cfg Config) qos.Input {
+	loc := cfg.Location
+	if loc == nil {
+		loc = time.Local
+	}
+	in := qos.Input{
+		Now:      now.In(loc),
+		CPU:      a.lastCPU,
+		Memory:   a.lastObs.Memory,
+		Topology: a.lastObs.Topology,
+		CPUBusy:  a.lastObs.CPUBusy,
+	}
+	for _, p := range a.lastObs.Offline {
+		if !a.evicting[p.Group] {
+			in.Pods = append(in.Pods, p.Pod)
+		}
+	}
+	return in
+}
+
+// cpuTick is the fast loop: three counters, one decision, at most three
+// writes.
+func (a *Agent) cpuTick(ctx context.Context) {
+	start := a.p.Clock.Now()
+	u, ok, err := a.p.CPU.SampleCPU()
+	if err != nil {
+		a.m.tickErrors.WithLabelValues("cpu").Inc()
+		a.p.Logger.Debug("sample cpu", "err", err)
+		return
+	}
+	if !ok {
+		return
+	}
+	cfg := a.p.Config.Config()
+
+	a.mu.Lock()
+	a.lastCPU = u
+	if !a.haveObs {
+		a.mu.Unlock()
+		return // no topology or memory yet: the memory loop goes first
+	}
+	in := a.input(start, cfg)
+	dec, st := qos.Decide(cfg.Policy, in, a.st)
+	a.st.CPU, a.st.LentCPU, a.st.CPUs = st.CPU, st.LentCPU, st.CPUs
+	prevQuota := a.cpuDec.BigBox.CPUQuotaMicros
+	a.cpuDec = dec
+	restoreNow := dec.Restore && !a.restored
+	a.mu.Unlock()
+
+	if dec.Restore {
+		if restoreNow {
+			a.restoreLogged(ctx, "colocation disabled")
+		}
+		return
+	}
+	a.markApplied()
+	changed, err := a.p.Exec.ApplyCPU(dec.BigBox)
+	if err != nil {
+		a.m.tickErrors.WithLabelValues("cpu").Inc()
+		a.p.Logger.Warn("apply cpu limits", "err", err)
+		return
+	}
+	if changed && dec.BigBox.CPUQuotaMicros >= 0 && (prevQuota < 0 || dec.BigBox.CPUQuotaMicros < prevQuota) {
+		// The rise happened somewhere in the interval that ended at start;
+		// count from the interval's beginning, the worst case.
+		a.m.reaction.Observe(a.p.Clock.Since(start).Seconds() + a.opts.CPUInterval.Seconds())
+	}
+}
+
+// memoryTick is the slow loop: full scan, memory limit, oom_score_adj,
+// eviction, status.
+func (a *Agent) memoryTick(ctx context.Context) {
+	obs, err := a.p.Full.Sample()
+	if err != nil {
+		a.m.tickErrors.WithLabelValues("memory").Inc()
+		a.p.Logger.Warn("sample node", "err", err)
+		return
+	}
+	cfg := a.p.Config.Config()
+	now := a.p.Clock.Now()
+
+	a.mu.Lock()
+	a.account(obs)
+	a.lastObs, a.haveObs = obs, true
+	if a.lastCPU == (qos.Usage{}) {
+		a.lastCPU = obs.CPU
+	}
+	// Forget evictions whose pods are gone.
+	present := map[string]bool{}
+	for _, p := range obs.Offline {
+		present[p.Group] = true
+	}
+	for g := range a.evicting {
+		if !present[g] {
+			delete(a.evicting, g)
+		}
+	}
+	in := a.input(now, cfg)
+	in.CPU = obs.CPU // eviction judges CPU over the scan interval, not 50ms noise
+	dec, st := qos.Decide(cfg.Policy, in, a.st)
+	a.st.Memory, a.st.LentMemory, a.st.CooldownUntil, a.st.CPUOverSince = st.Memory, st.LentMemory, st.CooldownUntil, st.CPUOverSince
+	a.memDec = dec
+	restoreNow := dec.Restore && !a.restored
+	a.mu.Unlock()
+
+	if restoreNow {
+		a.restoreLogged(ctx, "colocation disabled")
+	}
+	if !dec.Restore {
+		a.markApplied()
+		if _, err := a.p.Exec.ApplyMemory(dec.BigBox); err != nil {
+			a.m.tickErrors.WithLabelValues("memory").Inc()
+			a.p.Logger.Warn("apply memory limit", "err", err)
+		}
+	}
+	if err := a.p.Exec.SetOOMScoreAdj(dec.BigBox.OOMScoreAdj); err != nil {
+		a.p.Logger.Warn("set oom_score_adj", "err", err)
+	}
+	a.evict(ctx, dec.Victims, obs, cfg)
+	a.publish(obs, cfg)
+}
+
+// account adds the benefit and interference counters of one scan. Caller
+// holds a.mu.
+func (a *Agent) account(obs Observation) {
+	prev := a.prevSum
+	a.prevSum = obs
+	if prev.Time.IsZero() {
+		return
+	}
+	dt := obs.Time.Sub(prev.Time).Seconds()
+	if dt <= 0 {
+		return
+	}
+	a.m.offlineCPU.Add(obs.CPU.Offline * dt)
+	a.m.offlineMemory.Add(obs.Memory.Offline * dt)
+	// Sums over pods fall when a pod goes away; count only rises.
+	if obs.OnlinePeriods > prev.OnlinePeriods {
+		a.m.onlinePeriods.Add(float64(obs.OnlinePeriods - prev.OnlinePeriods))
+	}
+	if obs.OnlineThrottled > prev.OnlineThrottled {
+		a.m.throttled.Add(float64(obs.OnlineThrottled - prev.OnlineThrottled))
+	}
+	if d := obs.OnlineThrottledSeconds - prev.OnlineThrottledSeconds; d > 0 {
+		a.m.throttledTime.Add(d)
+	}
+}
+
+// evict acts on the victims of one decision.
+func (a *Agent) evict(ctx context.Context, victims []qos.Victim, obs Observation, cfg Config) {
+	if len(victims) == 0 {
+		return
+	}
+	groups := map[string]OfflinePod{}
+	for _, p := range obs.Offline {
+		groups[p.Pod.ID] = p
+	}
+	for _, v := range victims {
+		p, ok := groups[v.Pod.ID]
+		if !ok {
+			continue
+		}
+		detail := evictDetail(v.Reason, obs, cfg.Policy)
+		a.mu.Lock()
+		already := a.evicting[p.Group]
+		a.evicting[p.Group] = true
+		a.mu.Unlock()
+		if already {
+			continue
+		}
+		a.p.Logger.Info("evict offline pod", "pod", p.Pod.ID, "group", p.Group, "reason", v.Reason, "detail", detail)
+		if err := a.p.Evictor.Evict(ctx, p, v.Reason, detail); err != nil {
+			a.p.Logger.Warn("evict offline pod", "pod", p.Pod.ID, "err", err)
+			a.mu.Lock()
+			delete(a.evicting, p.Group)
+			a.mu.Unlock()
+			continue
+		}
+		a.m.evictions.WithLabelValues(v.Reason).Inc()
+		a.mu.Lock()
+		a.evictions = append(a.evictions, api.Eviction{Time: obs.Time, Pod: podName(p), Reason: v.Reason, Detail: detail})
+		if len(a.evictions) > 20 {
+			a.evictions = slices.Delete(a.evictions, 0, len(a.evictions)-20)
+		}
+		a.mu.Unlock()
+	}
+}
+
+func evictDetail(reason string, obs Observation, p qos.Policy) string {
+	switch reason {
+	case qos.ReasonMemory:
+		return fmt.Sprintf("node memory %.1f%% above the evict watermark %.0f%%",
+			pct(obs.Memory.Node(), obs.Memory.Capacity), p.Memory.EvictWatermarkPercent)
+	case qos.ReasonCPU:
+		return fmt.Sprintf("node cpu %.1f%% above the evict watermark %.0f%% for %s",
+			pct(obs.CPU.Node(), obs.CPU.Capacity), p.CPU.EvictWatermarkPercent, p.CPUEvictAfter)
+	case qos.ReasonDisabled:
+		return "colocation disabled"
+	case qos.ReasonWindow:
+		return "outside the colocation time windows"
+	}
+	return ""
+}
+
+func pct(v, capacity float64) float64 {
+	if capacity <= 0 {
+		return 0
+	}
+	return 100 * v / capacity
+}
+
+func podName(p OfflinePod) string {
+	if p.Pod.Name != "" {
+		return p.Pod.Namespace + "/" + p.Pod.Name
+	}
+	return p.Group
+}
+
+// markApplied notes that the big box carries bigbox's values again, so the
+// next disable restores it.
+func (a *Agent) markApplied() {
+	a.mu.Lock()
+	a.restored = false
+	a.mu.Unlock()
+}
+
+func (a *Agent) restoreLogged(ctx context.Context, why string) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.opts.RestoreTimeout)
+	defer cancel()
+	if err := a.restore(rctx); err != nil {
+		a.p.Logger.Warn("restore big box", "why", why, "err", err)
+		return
+	}
+	a.p.Logger.Info("restored big box", "why", why)
+}
+
+// restore puts the big box back and records it.
+func (a *Agent) restore(ctx context.Context) error {
+	start := a.p.Clock.Now()
+	err := a.p.Exec.Restore(ctx)
+	a.m.restoreSeconds.Observe(a.p.Clock.Since(start).Seconds())
+	if err == nil {
+		a.mu.Lock()
+		a.restored = true
+		a.mu.Unlock()
+	}
+	return err
+}
+
+// publish builds the status snapshot served by /v1/status and /metrics.
+func (a *Agent) publish(obs Observation, cfg Config) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	cpuDec, memDec := a.cpuDec, a.memDec
+	if cpuDec.BigBox.CPUPeriodMicros == 0 {
+		cpuDec = memDec // the CPU loop has not decided yet
+	}
+	st := api.Status{
+		Node:          a.opts.Node,
+		Time:          obs.Time,
+		Enabled:       cfg.Policy.Enabled && memDec.Phase != qos.WindowClosed,
+		Phase:         phaseName(memDec.Phase),
+		Cooldown:      memDec.Cooldown,
+		CooldownUntil: a.st.CooldownUntil,
+		ConfigVersion: cfg.Version,
+		ConfigError:   cfg.Err,
+		CgroupVersion: a.opts.CgroupVersion,
+		CgroupDriver:  a.opts.CgroupDriver,
+		BigBoxCgroup:  a.opts.BigBoxGroup,
+		BigBox:        cpuDec.BigBox,
+		CPU: api.Resource{
+			Breakdown:  cpuDec.CPU,
+			Offline:    a.lastCPU.Offline,
+			Limit:      quotaCores(cpuDec),
+			Advertised: cpuDec.AdvertiseCPU,
+			Pressure:   obs.CPUPressure,
+		},
+		Memory: api.Resource{
+			Breakdown:  memDec.Memory,
+			Offline:    obs.Memory.Offline,
+			Limit:      float64(memDec.BigBox.MemoryLimitBytes),
+			Advertised: memDec.AdvertiseMemory,
+			Pressure:   obs.MemoryPressure,
+		},
+		Evictions: slices.Clone(a.evictions),
+	}
+	st.BigBox.MemoryLimitBytes = memDec.BigBox.MemoryLimitBytes
+	if memDec.Restore {
+		st.BigBox = qos.RestoredBigBox(cfg.Policy.CFSPeriod)
+		st.CPU.Limit, st.Memory.Limit = -1, -1
+	}
+	for _, p := range obs.Offline {
+		st.OfflinePods = append(st.OfflinePods, api.Pod{
+			ID: p.Pod.ID, Namespace: p.Pod.Namespace, Name: p.Pod.Name, Cgroup: p.Group,
+			CPU: p.Pod.CPU, MemoryBytes: p.Pod.MemoryBytes,
+		})
+	}
+	a.status.Store(&st)
+}
+
+func quotaCores(d qos.Decision) float64 {
+	b := d.BigBox
+	if d.Restore || b.CPUQuotaMicros < 0 || b.CPUPeriodMicros <= 0 {
+		return -1
+	}
+	return float64(b.CPUQuotaMicros) / float64(b.CPUPeriodMicros)
+}
+
+func phaseName(p qos.WindowPhase) string {
+	switch p {
+	case qos.WindowGrace:
+		return "grace"
+	case qos.WindowClosed:
+		return "closed"
+	}
+	return "open"
+}
