@@ -115,10 +115,10 @@ type Options struct {
 
 // Parts are the agent's collaborators; app wires the real ones.
 type Parts struct {
-	Config  configSource
-	CPU     cpuSampler
-	Full    fullSampler
-	Exec    interface {
+	Config configSource
+	CPU    cpuSampler
+	Full   fullSampler
+	Exec   interface {
 		cpuApplier
 		memoryApplier
 		restorer
