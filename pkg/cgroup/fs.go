@@ -34,6 +34,10 @@ type FS struct {
 	// dirs maps a controller to its v1 mount directory below root ("cpu",
 	// "cpu,cpuacct", …); absent when not mounted. Unused on v2.
 	dirs map[string]string
+	// hier lists the controllers whose directories are distinct mounts
+	// (cpu and cpuacct are one on a joint mount, even through symlinks), in
+	// the order of controllers. Unused on v2.
+	hier []string
 }
 
 // Open detects the cgroup version under root (v2 when root/cgroup.controllers
@@ -69,7 +73,24 @@ func Open(root string) (*FS, error) {
 	if len(dirs) == 0 {
 		return nil, fmt.Errorf("cgroup: %s holds neither cgroup v2 (no cgroup.controllers) nor v1 controller directories (cpu, cpuacct, cpuset, memory)", root)
 	}
-	return &FS{root: root, version: V1, dirs: dirs}, nil
+	var hier []string
+	var seen []os.FileInfo
+	for _, c := range controllers {
+		dir, ok := dirs[c]
+		if !ok {
+			continue
+		}
+		st, err := os.Stat(root + "/" + dir)
+		if err != nil {
+			return nil, fmt.Errorf("cgroup: %w", err)
+		}
+		if slices.ContainsFunc(seen, func(o os.FileInfo) bool { return os.SameFile(o, st) }) {
+			continue
+		}
+		seen = append(seen, st)
+		hier = append(hier, c)
+	}
+	return &FS{root: root, version: V1, dirs: dirs, hier: hier}, nil
 }
 
 func isDir(path string) bool {

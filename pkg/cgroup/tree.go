@@ -11,23 +11,14 @@ import (
 	"syscall"
 )
 
-// hierarchies returns the distinct v1 controller directories bigbox uses
-// (cpu and cpuacct share one on a joint mount), as controller names.
+// hierarchies returns the distinct hierarchies bigbox uses, as controller
+// names: on v1 one per mount (cpu and cpuacct share one on a joint mount),
+// on v2 the one tree.
 func (f *FS) hierarchies() []string {
 	if f.version == V2 {
 		return []string{CPU}
 	}
-	var out []string
-	seen := map[string]bool{}
-	for _, c := range controllers {
-		dir, ok := f.dirs[c]
-		if !ok || seen[dir] {
-			continue
-		}
-		seen[dir] = true
-		out = append(out, c)
-	}
-	return out
+	return f.hier
 }
 
 // v2Controllers are the controllers Create enables for bigbox's groups on
