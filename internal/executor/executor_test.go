@@ -272,7 +272,7 @@ func TestApplySkipsUnchanged(t *testing.T) {
 	t.Parallel()
 	f := tree(cgroup.V1, nil)
 	e, _ := newExec(t, f, clocktesting.NewFakeClock(epoch))
-	b := with(func(b *qos.BigBox) { b.CPUQuotaMicros, b.CPUs, b.MemoryLimitBytes = 80_000, []int{1}, 1 << 30 })
+	b := with(func(b *qos.BigBox) { b.CPUQuotaMicros, b.CPUs, b.MemoryLimitBytes = 80_000, []int{1}, 1<<30 })
 
 	if c, err := e.ApplyCPU(b); err != nil || !c {
 		t.Fatalf("first ApplyCPU = %v, %v; want true, nil", c, err)
@@ -354,7 +354,7 @@ func TestDrift(t *testing.T) {
 			f := tree(cgroup.V1, nil)
 			clk := clocktesting.NewFakeClock(epoch)
 			e, _ := newExec(t, f, clk)
-			b := with(func(b *qos.BigBox) { b.CPUQuotaMicros, b.CPUWeight, b.MemoryLimitBytes = 50_000, 2, 1 << 30 })
+			b := with(func(b *qos.BigBox) { b.CPUQuotaMicros, b.CPUWeight, b.MemoryLimitBytes = 50_000, 2, 1<<30 })
 			if _, err := tc.apply(e, b); err != nil {
 				t.Fatal(err)
 			}
@@ -583,7 +583,7 @@ func TestRestoreJoinsErrors(t *testing.T) {
 	t.Parallel()
 	f := tree(cgroup.V1, nil)
 	e, _ := newExec(t, f, clocktesting.NewFakeClock(epoch))
-	b := with(func(b *qos.BigBox) { b.CPUWeight, b.MemoryLimitBytes = 2, 1 << 30 })
+	b := with(func(b *qos.BigBox) { b.CPUWeight, b.MemoryLimitBytes = 2, 1<<30 })
 	if _, err := e.ApplyCPU(b); err != nil {
 		t.Fatal(err)
 	}
