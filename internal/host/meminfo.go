@@ -60,19 +60,9 @@ func (r *Reader) MemInfo() (MemInfo, error) {
 // otherwise ignored.
 func ParseMeminfo(r io.Reader) (MemInfo, error) {
 	var m MemInfo
-	fields := map[string]*uint64{
-		"MemTotal":       &m.TotalBytes,
-		"MemFree":        &m.FreeBytes,
-		"MemAvailable":   &m.AvailableBytes,
-		"Buffers":        &m.BuffersBytes,
-		"Cached":         &m.CachedBytes,
-		"Shmem":          &m.ShmemBytes,
-		"Active(file)":   &m.ActiveFileBytes,
-		"Inactive(file)": &m.InactiveFileBytes,
-		"SwapTotal":      &m.SwapTotalBytes,
-		"SwapFree":       &m.SwapFreeBytes,
-	}
-	seen := make(map[string]bool, len(fields))
+	// seen is a bit per field index of the switch below.
+	var seen uint
+	const total, available = 1 << 0, 1 << 2
 	s := bufio.NewScanner(r)
 	for s.Scan() {
 		line := s.Bytes()
@@ -83,46 +73,72 @@ func ParseMeminfo(r io.Reader) (MemInfo, error) {
 		if !ok || len(key) == 0 || bytes.ContainsAny(key, " \t") {
 			return MemInfo{}, fmt.Errorf("meminfo: line %.60q is not \"Key: value\"", line)
 		}
-		value := bytes.Fields(rest)
-		var unit uint64 = 1
-		switch {
-		case len(value) == 2 && string(value[1]) == "kB":
+		num, unitName, _ := bytes.Cut(bytes.TrimSpace(rest), []byte(" "))
+		var unit uint64
+		switch string(bytes.TrimSpace(unitName)) {
+		case "kB":
 			unit = 1024
-		case len(value) == 1:
+		case "":
+			unit = 1
 		default:
 			return MemInfo{}, fmt.Errorf("meminfo: %s: value %.40q is not \"number [kB]\"", key, rest)
 		}
-		n, ok := parseUint(value[0])
+		n, ok := parseUint(num)
 		if !ok {
-			return MemInfo{}, fmt.Errorf("meminfo: %s: %.40q is not a number", key, value[0])
+			return MemInfo{}, fmt.Errorf("meminfo: %s: %.40q is not a number", key, num)
 		}
 		if n > ^uint64(0)/unit {
 			return MemInfo{}, fmt.Errorf("meminfo: %s: %d kB overflows bytes", key, n)
 		}
-		dst, ok := fields[string(key)]
-		if !ok {
+		bit, dst := m.field(key)
+		if dst == nil {
 			continue
 		}
-		if seen[string(key)] {
+		if seen&bit != 0 {
 			return MemInfo{}, fmt.Errorf("meminfo: %s listed twice", key)
 		}
-		seen[string(key)] = true
+		seen |= bit
 		*dst = n * unit
 	}
 	if err := s.Err(); err != nil {
 		return MemInfo{}, fmt.Errorf("meminfo: %w", err)
 	}
-	var missing []error
-	for _, k := range []string{"MemTotal", "MemAvailable"} {
-		if !seen[k] {
-			missing = append(missing, fmt.Errorf("meminfo: no %s", k))
-		}
+	if seen&total == 0 {
+		return MemInfo{}, errors.New("meminfo: no MemTotal")
 	}
-	if err := errors.Join(missing...); err != nil {
-		return MemInfo{}, err
+	if seen&available == 0 {
+		return MemInfo{}, errors.New("meminfo: no MemAvailable")
 	}
 	if m.TotalBytes == 0 {
 		return MemInfo{}, errors.New("meminfo: MemTotal is 0")
 	}
 	return m, nil
+}
+
+// field returns the bit and the field of m a /proc/meminfo key fills, or a
+// nil field for keys bigbox does not use.
+func (m *MemInfo) field(key []byte) (uint, *uint64) {
+	switch string(key) {
+	case "MemTotal":
+		return 1 << 0, &m.TotalBytes
+	case "MemFree":
+		return 1 << 1, &m.FreeBytes
+	case "MemAvailable":
+		return 1 << 2, &m.AvailableBytes
+	case "Buffers":
+		return 1 << 3, &m.BuffersBytes
+	case "Cached":
+		return 1 << 4, &m.CachedBytes
+	case "Shmem":
+		return 1 << 5, &m.ShmemBytes
+	case "Active(file)":
+		return 1 << 6, &m.ActiveFileBytes
+	case "Inactive(file)":
+		return 1 << 7, &m.InactiveFileBytes
+	case "SwapTotal":
+		return 1 << 8, &m.SwapTotalBytes
+	case "SwapFree":
+		return 1 << 9, &m.SwapFreeBytes
+	}
+	return 0, nil
 }

@@ -53,8 +53,9 @@ const (
 )
 
 // SetOOMScoreAdj writes score to <proc>/<pid>/oom_score_adj. Raising a
-// process's score is always allowed; lowering it below the lowest value the
-// process has had needs CAP_SYS_RESOURCE. When the process is gone (the
+// process's score is always allowed; lowering it below the process's
+// oom_score_adj_min (inherited, normally 0; set by privileged writes) needs
+// CAP_SYS_RESOURCE, else the kernel answers EACCES. When the process is gone (the
 // file is missing, or the kernel answers ESRCH because it exited after the
 // open) the error matches fs.ErrNotExist, so callers walking a cgroup's
 // processes can skip it.

@@ -2,10 +2,12 @@ package host
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -160,6 +162,34 @@ func TestReaderCPUTimes(t *testing.T) {
 	}
 	if _, err := r.CPUTimes(); err == nil || !strings.Contains(err.Error(), path) {
 		t.Errorf("CPUTimes() of a missing file error = %v, want one naming %s", err, path)
+	}
+}
+
+func TestReaderCPUTimesConcurrent(t *testing.T) {
+	t.Parallel()
+	// The agent's loops share one Reader; the reused buffer must not be
+	// read and written at once (run with -race).
+	r, _, _ := newFakeReader(t, map[string]string{"stat": statTwoCPU}, nil)
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for range 4 {
+		wg.Go(func() {
+			for range 50 {
+				got, err := r.CPUTimes()
+				if err == nil && got != ticks(3314, 73877) {
+					err = fmt.Errorf("CPUTimes() = %+v", got)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }
 

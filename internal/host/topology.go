@@ -78,10 +78,13 @@ func (r *Reader) Topology() (qos.Topology, error) {
 	// Union-find over CPU ids, so inconsistent sibling lists (cpu0 naming 4
 	// while cpu4 names only itself) still put every CPU in exactly one core.
 	parent := make(map[int]int, len(online))
+	for _, c := range online {
+		parent[c] = c
+	}
 	var find func(int) int
 	find = func(c int) int {
-		p, ok := parent[c]
-		if !ok || p == c {
+		p := parent[c]
+		if p == c {
 			return c
 		}
 		root := find(p)
@@ -97,7 +100,6 @@ func (r *Reader) Topology() (qos.Topology, error) {
 	type coreKey struct{ pkg, core int64 }
 	byCoreID := make(map[coreKey]int)
 	for _, c := range online {
-		parent[c] = c
 		dir := filepath.Join(r.sysRoot, "devices", "system", "cpu", "cpu"+strconv.Itoa(c), "topology")
 		siblings, err := readCPUListFile(filepath.Join(dir, "thread_siblings_list"))
 		switch {
