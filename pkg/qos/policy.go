@@ -216,7 +216,8 @@ func StartCooldown(p Policy, st State, now time.Time) State {
 // back before RiseSince restarts the wait.
 //
 // Unsafe input lends nothing at once: a capacity that is not positive or
-// not finite, a NaN or infinite usage or policy value. Negative usage is
+// not finite, a NaN or infinite usage or policy value, a raw amount or
+// deadband that overflows. Negative usage is
 // clamped to 0: System is a difference of counters read at slightly
 // different times and may dip just below 0 (the clamp is named in Reasons).
 // A prev with a negative or non-finite Amount is treated as zero.
@@ -252,6 +253,10 @@ func Reclaim(p ResourcePolicy, u Usage, prev Lend, now time.Time) (Lend, Breakdo
 	reserved := max(p.SystemReserved, 0)
 	raw := max(0, u.Capacity*watermark/100-max(online, predicted)-max(system, reserved))
 	deadband := max(p.DeadbandPercent, 0) / 100 * u.Capacity
+	if !finite(raw) || !finite(deadband) {
+		b.Reasons = append(b.Reasons, "reclaimable amount overflows: lend nothing")
+		return Lend{}, b
+	}
 	b.Raw, b.Deadband = raw, deadband
 
 	next := prev
@@ -549,29 +554,38 @@ func overRelease(p ResourcePolicy, u Usage) (excess float64, over bool) {
 // rank returns the indexes of pods by priority ascending, usage descending,
 // then ID, Namespace, Name and index, so the order is deterministic.
 func rank(pods []Pod, usage func(Pod) float64) []int {
-	order := make([]int, len(pods))
-	for i := range order {
-		order[i] = i
+	type key struct {
+		priority int32
+		usage    float64
+		index    int
 	}
-	slices.SortFunc(order, func(i, j int) int {
-		a, b := pods[i], pods[j]
-		if c := cmp.Compare(a.Priority, b.Priority); c != 0 {
+	keys := make([]key, len(pods))
+	for i, p := range pods {
+		keys[i] = key{p.Priority, nonNegative(usage(p)), i}
+	}
+	slices.SortFunc(keys, func(a, b key) int {
+		if c := cmp.Compare(a.priority, b.priority); c != 0 {
 			return c
 		}
-		if c := cmp.Compare(nonNegative(usage(b)), nonNegative(usage(a))); c != 0 {
+		if c := cmp.Compare(b.usage, a.usage); c != 0 {
 			return c
 		}
-		if c := cmp.Compare(a.ID, b.ID); c != 0 {
+		pa, pb := &pods[a.index], &pods[b.index]
+		if c := cmp.Compare(pa.ID, pb.ID); c != 0 {
 			return c
 		}
-		if c := cmp.Compare(a.Namespace, b.Namespace); c != 0 {
+		if c := cmp.Compare(pa.Namespace, pb.Namespace); c != 0 {
 			return c
 		}
-		if c := cmp.Compare(a.Name, b.Name); c != 0 {
+		if c := cmp.Compare(pa.Name, pb.Name); c != 0 {
 			return c
 		}
-		return cmp.Compare(i, j)
+		return cmp.Compare(a.index, b.index)
 	})
+	order := make([]int, len(keys))
+	for i, k := range keys {
+		order[i] = k.index
+	}
 	return order
 }
 

@@ -243,6 +243,13 @@ func TestReclaim(t *testing.T) {
 			wantRaw: 8,
 		},
 		{
+			name:    "overflowing raw lends nothing",
+			usage:   qos.Usage{Capacity: math.MaxFloat64},
+			prev:    qos.Lend{Amount: 4},
+			want:    qos.Lend{},
+			wantWhy: "overflows",
+		},
+		{
 			name:    "a clock that went back restarts the wait",
 			usage:   usage(2, 0.5),
 			prev:    qos.Lend{RiseSince: t0.Add(5 * time.Second), RiseFloor: 3},
@@ -397,4 +404,36 @@ func TestReclaimNoFlap(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzReclaim: whatever the numbers, the lent amount is finite, never
+// negative and never above raw + deadband.
+func FuzzReclaim(f *testing.F) {
+	f.Add(10.0, 2.0, 0.5, 0.0, 65.0, 2.0, 0.0, int64(0), int64(10))
+	f.Add(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, int64(0), int64(0))
+	f.Add(8.0, math.NaN(), 0.5, 1.0, 65.0, 2.0, 3.0, int64(-5), int64(10))
+	f.Add(64.0*(1<<30), 1e10, -1.0, math.Inf(1), 150.0, -3.0, 1e12, int64(1e9), int64(-1))
+	f.Add(math.MaxFloat64, 0.0, 0.0, 0.0, 65.0, 2.0, 0.0, int64(0), int64(0))
+	f.Fuzz(func(t *testing.T, capacity, online, system, predicted, watermark, deadband, prevAmount float64, riseAgoSec, growAfterSec int64) {
+		p := qos.ResourcePolicy{
+			ReclaimWatermarkPercent: watermark,
+			DeadbandPercent:         deadband,
+			GrowAfter:               time.Duration(growAfterSec) * time.Second,
+		}
+		prev := qos.Lend{Amount: prevAmount}
+		if riseAgoSec != 0 {
+			prev.RiseSince, prev.RiseFloor = t0.Add(-time.Duration(riseAgoSec)*time.Second), prevAmount+1
+		}
+		u := qos.Usage{Capacity: capacity, Online: online, System: system, PredictedOnline: predicted}
+		got, b := qos.Reclaim(p, u, prev, t0)
+		if math.IsNaN(got.Amount) || math.IsInf(got.Amount, 0) || got.Amount < 0 {
+			t.Fatalf("lent %v not a finite non-negative amount", got.Amount)
+		}
+		if got.Amount > b.Raw+b.Deadband+1e-9*max(1, b.Raw) && !(math.IsInf(b.Deadband, 0)) {
+			t.Fatalf("lent %v above raw %v + deadband %v", got.Amount, b.Raw, b.Deadband)
+		}
+		if b.Lent != got.Amount {
+			t.Fatalf("breakdown lent %v, state %v", b.Lent, got.Amount)
+		}
+	})
 }

@@ -6,6 +6,13 @@
 // A tick is observe → decide → apply → report. This package is "decide":
 // the agent and `bigboxctl simulate` both call it, so a decision can be
 // replayed and compared in tests.
+//
+// Safety rules that hold for every function: input the policy cannot trust
+// (NaN or infinite usage, a capacity that is not positive) lends nothing at
+// once and evicts nothing for that resource; negative usage is clamped to
+// zero; an invalid time window only ever closes; lent amounts are never
+// negative and never above raw + deadband. The formulas are in
+// docs/architecture.md, "The policy", and on each function.
 package qos
 
 import "time"
@@ -152,7 +159,9 @@ type Breakdown struct {
 	// Raw.
 	Lent float64 `json:"lent"`
 	// Reasons lists, in order, every rule that made Lent differ from Raw
-	// (e.g. "rise pending for 3s of 10s", "eviction cooldown until 12:10").
+	// (e.g. "rise pending 3s of 10s (floor 1.20)", "within deadband 0.05",
+	// "eviction cooldown until 12:10:00"), plus notable events that did not
+	// ("fell at once from 4.00", "system -0.01 clamped to 0").
 	Reasons []string `json:"reasons,omitempty"`
 }
 
