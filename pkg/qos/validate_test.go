@@ -84,8 +84,10 @@ func TestValidate(t *testing.T) {
 			fields: []string{"memory.reclaimWatermarkPercent"},
 		},
 		{
-			name:   "release above evict",
-			mod:    func(p *qos.Policy) { p.CPU.EvictWatermarkPercent, p.CPU.ReclaimWatermarkPercent, p.CPU.EvictReleasePercent = 50, 40, 60 },
+			name: "release above evict",
+			mod: func(p *qos.Policy) {
+				p.CPU.EvictWatermarkPercent, p.CPU.ReclaimWatermarkPercent, p.CPU.EvictReleasePercent = 50, 40, 60
+			},
 			fields: []string{"cpu.evictReleasePercent"},
 		},
 		{
@@ -131,8 +133,10 @@ func TestValidate(t *testing.T) {
 			fields: []string{"timeWindows[0].grace"},
 		},
 		{
-			name:   "grace as long as the window",
-			mod:    func(p *qos.Policy) { p.Windows = []qos.TimeWindow{{Start: hm(22, 0), End: hm(6, 0), Grace: 8 * time.Hour}} },
+			name: "grace as long as the window",
+			mod: func(p *qos.Policy) {
+				p.Windows = []qos.TimeWindow{{Start: hm(22, 0), End: hm(6, 0), Grace: 8 * time.Hour}}
+			},
 			fields: []string{"timeWindows[0].grace"},
 		},
 		{
