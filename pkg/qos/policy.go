@@ -481,7 +481,7 @@ func Victims(p Policy, cpu, memory Usage, pods []Pod, st State, now time.Time) (
 		if p.Enabled {
 			reason = ReasonWindow
 		}
-		order := rank(pods, func(p Pod) float64 { return p.MemoryBytes })
+		order := rank(pods, func(pod Pod) float64 { return pod.MemoryBytes })
 		out := make([]Victim, 0, len(order))
 		for _, i := range order {
 			out = append(out, Victim{Pod: pods[i], Reason: reason})
@@ -493,7 +493,7 @@ func Victims(p Policy, cpu, memory Usage, pods []Pod, st State, now time.Time) (
 	chosen := make(map[int]bool)
 	if excess, over := overRelease(p.Memory, memory); over {
 		freed := 0.0
-		for _, i := range rank(pods, func(p Pod) float64 { return p.MemoryBytes }) {
+		for _, i := range rank(pods, func(pod Pod) float64 { return pod.MemoryBytes }) {
 			if freed >= excess {
 				break
 			}
@@ -519,7 +519,7 @@ func Victims(p Policy, cpu, memory Usage, pods []Pod, st State, now time.Time) (
 		freed += nonNegative(pods[i].CPU)
 	}
 	evicted := false
-	for _, i := range rank(pods, func(p Pod) float64 { return p.CPU }) {
+	for _, i := range rank(pods, func(pod Pod) float64 { return pod.CPU }) {
 		if freed >= excess {
 			break
 		}
