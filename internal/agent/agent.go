@@ -274,6 +274,7 @@ func (a *Agent) cpuTick(ctx context.Context) {
 		return // no topology or memory yet: the memory loop goes first
 	}
 	in := a.input(start, cfg)
+	in.Pods = nil // victims are the memory loop's; ranking 1000 pods 20×/s would cost more than the rest
 	dec, st := qos.Decide(cfg.Policy, in, a.st)
 	a.st.CPU, a.st.LentCPU, a.st.CPUs = st.CPU, st.LentCPU, st.CPUs
 	prevQuota := a.cpuDec.BigBox.CPUQuotaMicros
@@ -493,7 +494,7 @@ func (a *Agent) publish(obs Observation, cfg Config) {
 		Node:          a.opts.Node,
 		Time:          obs.Time,
 		Enabled:       cfg.Policy.Enabled && memDec.Phase != qos.WindowClosed,
-		Phase:         phaseName(memDec.Phase),
+		Phase:         memDec.Phase.String(),
 		Cooldown:      memDec.Cooldown,
 		CooldownUntil: a.st.CooldownUntil,
 		ConfigVersion: cfg.Version,
@@ -538,14 +539,4 @@ func quotaCores(d qos.Decision) float64 {
 		return -1
 	}
 	return float64(b.CPUQuotaMicros) / float64(b.CPUPeriodMicros)
-}
-
-func phaseName(p qos.WindowPhase) string {
-	switch p {
-	case qos.WindowGrace:
-		return "grace"
-	case qos.WindowClosed:
-		return "closed"
-	}
-	return "open"
 }
