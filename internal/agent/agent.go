@@ -113,6 +113,12 @@ type Options struct {
 	BigBoxGroup   string
 }
 
+// stateSaver persists the policy state (the eviction cooldown must survive
+// a restart).
+type stateSaver interface {
+	Save(st qos.State) error
+}
+
 // Parts are the agent's collaborators; app wires the real ones.
 type Parts struct {
 	Config configSource
@@ -124,8 +130,10 @@ type Parts struct {
 		restorer
 	}
 	Evictor Evictor
-	Clock   clock.WithTicker
-	Logger  *slog.Logger
+	// State is optional; nil keeps the state in memory only.
+	State  stateSaver
+	Clock  clock.WithTicker
+	Logger *slog.Logger
 }
 
 // Agent is the node agent's control loops.
@@ -149,6 +157,8 @@ type Agent struct {
 	evicting  map[string]bool
 	evictions []api.Eviction
 	prevSum   Observation
+	// savedCooldown is the cooldown last written to the state file.
+	savedCooldown time.Time
 
 	status atomic.Pointer[api.Status]
 }
@@ -173,12 +183,13 @@ func New(opts Options, p Parts, reg prometheus.Registerer) (*Agent, error) {
 	return a, nil
 }
 
-// SetState seeds the policy state, e.g. a cooldown persisted before a
-// restart. Call before Run.
-func (a *Agent) SetState(st qos.State) {
+// RestoreCooldown seeds the eviction cooldown persisted before a restart.
+// Call before Run. Only the cooldown is taken: lent amounts start from
+// zero and rise by the hysteresis, so a restarted agent lends cautiously.
+func (a *Agent) RestoreCooldown(until time.Time) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.st = st
+	a.st.CooldownUntil, a.savedCooldown = until, until
 }
 
 // State returns a copy of the policy state (for persisting it).
@@ -336,8 +347,19 @@ func (a *Agent) memoryTick(ctx context.Context) {
 	a.st.Memory, a.st.LentMemory, a.st.CooldownUntil, a.st.CPUOverSince = st.Memory, st.LentMemory, st.CooldownUntil, st.CPUOverSince
 	a.memDec = dec
 	restoreNow := dec.Restore && !a.restored
+	save := a.p.State != nil && !a.st.CooldownUntil.Equal(a.savedCooldown)
+	saved := a.st
 	a.mu.Unlock()
 
+	if save {
+		if err := a.p.State.Save(saved); err != nil {
+			a.p.Logger.Warn("save state", "err", err)
+		} else {
+			a.mu.Lock()
+			a.savedCooldown = saved.CooldownUntil
+			a.mu.Unlock()
+		}
+	}
 	if restoreNow {
 		a.restoreLogged(ctx, "colocation disabled")
 	}

@@ -344,3 +344,50 @@ func TestMetricsExposition(t *testing.T) {
 		}
 	}
 }
+
+type fakeSaver struct{ saved []qos.State }
+
+func (f *fakeSaver) Save(st qos.State) error {
+	f.saved = append(f.saved, st)
+	return nil
+}
+
+func TestCooldownIsSavedAndRestored(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	saver := &fakeSaver{}
+	r.a.p.State = saver
+	ctx := t.Context()
+	r.a.memoryTick(ctx)
+	if len(saver.saved) != 0 {
+		t.Fatalf("saved without a cooldown: %+v", saver.saved)
+	}
+	r.full.mu.Lock()
+	r.full.obs.Memory.Online = 10 * gib
+	r.full.mu.Unlock()
+	r.clock.Step(time.Second)
+	r.a.memoryTick(ctx)
+	// Pod a is gone: the node is back below the watermark.
+	r.full.mu.Lock()
+	r.full.obs.Offline = r.full.obs.Offline[1:]
+	r.full.obs.Memory.Offline = 1 * gib
+	r.full.mu.Unlock()
+	r.clock.Step(time.Second)
+	r.a.memoryTick(ctx)
+	if len(saver.saved) != 1 {
+		t.Fatalf("saves = %d, want 1 (once per new cooldown)", len(saver.saved))
+	}
+	until := saver.saved[0].CooldownUntil
+	if want := r.clock.Now().Add(-time.Second).Add(testPolicy().EvictionCooldown); !until.Equal(want) {
+		t.Errorf("saved cooldown until %v, want %v", until, want)
+	}
+
+	// A restarted agent with the saved cooldown lends nothing new.
+	r2 := newRig(t)
+	r2.a.RestoreCooldown(until)
+	r2.a.memoryTick(ctx)
+	st, _ := r2.a.Status()
+	if !st.Cooldown {
+		t.Errorf("restarted agent: cooldown not in force")
+	}
+}
