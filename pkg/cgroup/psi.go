@@ -53,7 +53,7 @@ func ParsePSI(r io.Reader) (PSI, error) {
 				continue
 			}
 			f, err := strconv.ParseFloat(v, 64)
-			if err != nil || f < 0 || f > 100 {
+			if err != nil || !(f >= 0 && f <= 100) { // also rejects NaN
 				return PSI{}, fmt.Errorf("psi: %s=%q is not a percentage", k, v)
 			}
 			switch k {
