@@ -111,7 +111,7 @@ func TestSampleCPU(t *testing.T) {
 func TestSampleCPUErrors(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
-		name  string
+		name     string
 		breakEnv func(e *env)
 	}{
 		{"kubepods missing", func(e *env) { e.removeGroup(e.layout.Kubepods) }},
