@@ -143,7 +143,8 @@ func WriteReport(w io.Writer, samples []Sample, capacityCores float64) error {
 		if yMax <= 0 {
 			yMax = 1
 		}
-		p.Y.Max = yMax * 1.15
+		// Head room above the data for the legend in the top left corner.
+		p.Y.Max = yMax * (1.2 + 0.08*float64(len(pn.lines)))
 		for _, b := range bounds[1:] {
 			l, err := plotter.NewLine(plotter.XYs{{X: b.start, Y: 0}, {X: b.start, Y: p.Y.Max}})
 			if err != nil {

@@ -257,5 +257,5 @@ func phaseLength(total time.Duration, phases int) time.Duration {
 	if phases <= 0 {
 		return 0
 	}
-	return max((total/time.Duration(phases)).Truncate(time.Second), time.Second)
+	return max((total / time.Duration(phases)).Truncate(time.Second), time.Second)
 }

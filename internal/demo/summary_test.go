@@ -89,8 +89,12 @@ func TestSummarize(t *testing.T) {
 			},
 		},
 		{
-			name:    "agent never answered",
-			results: []PhaseResult{func() PhaseResult { r := phaseOf(PhaseAgent, 4, Sample{QuotaCores: -1, MemoryLimitBytes: -1}); r.AgentError = "no binary"; return r }()},
+			name: "agent never answered",
+			results: []PhaseResult{func() PhaseResult {
+				r := phaseOf(PhaseAgent, 4, Sample{QuotaCores: -1, MemoryLimitBytes: -1})
+				r.AgentError = "no binary"
+				return r
+			}()},
 			check: func(t *testing.T, s Summary) {
 				if s.Agent == nil || s.Agent.Error != "no binary" || s.Agent.AnsweredSeconds != 0 || s.Agent.LimitedSeconds != 0 {
 					t.Errorf("Agent = %+v, want the error and nothing answered", s.Agent)
