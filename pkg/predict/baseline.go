@@ -85,6 +85,9 @@ func (p *WindowMax) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &s); err != nil {
 		return fmt.Errorf("window-max state: %w", err)
 	}
+	if s.Last.Has && !valid(s.Last.Value) {
+		return fmt.Errorf("window-max state: last value %v", s.Last.Value)
+	}
 	if err := p.win.restore(s.Window); err != nil {
 		return fmt.Errorf("window-max state: %w", err)
 	}

@@ -105,12 +105,14 @@ func (p *BurstGuard) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &s); err != nil {
 		return fmt.Errorf("burst-guard state: %w", err)
 	}
-	if err := p.win.restore(s.Window); err != nil {
+	if !valid(s.Extra) || (s.Last.Has && !valid(s.Last.Value)) {
+		return fmt.Errorf("burst-guard state: invalid value (extra %v, last %v)", s.Extra, s.Last.Value)
+	}
+	n := NewBurstGuard(p.cfg)
+	if err := n.win.restore(s.Window); err != nil {
 		return fmt.Errorf("burst-guard state: %w", err)
 	}
-	if !valid(s.Extra) {
-		return fmt.Errorf("burst-guard state: extra %v", s.Extra)
-	}
-	p.last, p.extra, p.extraTime = s.Last, s.Extra, s.ExtraTime
+	n.last, n.extra, n.extraTime = s.Last, s.Extra, s.ExtraTime
+	*p = *n
 	return nil
 }

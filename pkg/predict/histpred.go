@@ -86,12 +86,17 @@ func (p *DecayingHistogram) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &s); err != nil {
 		return fmt.Errorf("decaying-histogram state: %w", err)
 	}
-	if err := p.win.restore(s.Window); err != nil {
+	if s.Last.Has && !valid(s.Last.Value) {
+		return fmt.Errorf("decaying-histogram state: last value %v", s.Last.Value)
+	}
+	n := NewDecayingHistogram(p.cfg)
+	if err := n.win.restore(s.Window); err != nil {
 		return fmt.Errorf("decaying-histogram state: %w", err)
 	}
-	if err := p.hist.restore(s.Histogram); err != nil {
+	if err := n.hist.restore(s.Histogram); err != nil {
 		return fmt.Errorf("decaying-histogram state: %w", err)
 	}
-	p.last = s.Last
+	n.last = s.Last
+	*p = *n
 	return nil
 }

@@ -16,8 +16,8 @@ func Names() []string {
 
 // New builds a predictor by name with its safety knob and horizon; other
 // parameters take their defaults. The knob is a percentile in (0, 1] for
-// "default" and "decaying-histogram", and a margin in the resource's base
-// unit for the others.
+// "decaying-histogram", and a margin in the resource's base unit for the
+// others.
 func New(name string, knob float64, horizon time.Duration) (Predictor, error) {
 	if !(knob >= 0) || knob > 1e300 {
 		return nil, fmt.Errorf("predictor %s: knob %v is not a finite non-negative number", name, knob)
@@ -33,10 +33,7 @@ func New(name string, knob float64, horizon time.Duration) (Predictor, error) {
 	}
 	switch name {
 	case "default":
-		if err := percentile(); err != nil {
-			return nil, err
-		}
-		return NewDefault(DefaultConfig{Horizon: horizon, Percentile: knob}), nil
+		return NewDefault(DefaultConfig{Horizon: horizon, Margin: knob}), nil
 	case "decaying-histogram":
 		if err := percentile(); err != nil {
 			return nil, err

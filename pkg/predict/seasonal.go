@@ -138,25 +138,20 @@ func (p *Seasonal) expect(c int64, i int) (float64, bool) {
 // forecast is the profile's peak over (now, now+Horizon], with the recent
 // maximum standing in for slots without history.
 func (p *Seasonal) forecast(now time.Time) float64 {
-	var f float64
 	recent, _ := p.recent.get(now)
+	var f float64
+	at := func(t time.Time) {
+		if v, ok := p.expect(p.locate(t)); ok {
+			f = max(f, v)
+		} else {
+			f = max(f, recent)
+		}
+	}
 	end := now.Add(p.cfg.Horizon)
-	for t := now; !t.After(end); t = t.Add(p.cfg.Slot) {
-		c, i := p.locate(t)
-		if v, ok := p.expect(c, i); ok {
-			f = max(f, v)
-		} else {
-			f = max(f, recent)
-		}
+	for t := now; t.Before(end); t = t.Add(p.cfg.Slot) {
+		at(t)
 	}
-	// The slot holding the end when the step skipped past it.
-	if c, i := p.locate(end); true {
-		if v, ok := p.expect(c, i); ok {
-			f = max(f, v)
-		} else {
-			f = max(f, recent)
-		}
-	}
+	at(end)
 	return f
 }
 
@@ -186,6 +181,9 @@ func (p *Seasonal) UnmarshalJSON(b []byte) error {
 	}
 	if s.SlotNs != int64(p.cfg.Slot) || len(s.Slots) != len(p.slots) {
 		return fmt.Errorf("seasonal state has %d slots of %v, want %d of %v", len(s.Slots), time.Duration(s.SlotNs), len(p.slots), p.cfg.Slot)
+	}
+	if s.Last.Has && !valid(s.Last.Value) {
+		return fmt.Errorf("seasonal state: last value %v", s.Last.Value)
 	}
 	for i, sl := range s.Slots {
 		if !valid(sl.Cur) || !valid(sl.Prof) || sl.N < 0 {

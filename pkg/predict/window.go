@@ -85,6 +85,11 @@ func (w *windowMax) restore(s windowState) error {
 		return fmt.Errorf("window state has %d sub-windows of %v, want %d of %v",
 			len(s.Ring), time.Duration(s.WidthNs), len(w.ring), time.Duration(w.widthNs))
 	}
+	for i, b := range s.Ring {
+		if b.Has && !valid(b.Max) {
+			return fmt.Errorf("window state: sub-window %d holds %v", i, b.Max)
+		}
+	}
 	copy(w.ring, s.Ring)
 	return nil
 }
