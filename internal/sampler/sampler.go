@@ -420,6 +420,7 @@ func subFloor(a, b uint64) float64 {
 // scan's counters, sums online throttling and forgets pods that are gone.
 func (s *Sampler) scanPods(obs *Observation) error {
 	s.gen++
+	obs.Pods = make([]PodSample, 0, len(s.pods[0])+len(s.pods[1])+len(s.pods[2]))
 	parents := [3]struct {
 		group string
 		class QOSClass
