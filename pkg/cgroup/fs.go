@@ -115,11 +115,7 @@ func (f *FS) Root() string { return f.root }
 func (f *FS) Path(controller, group string) string {
 	base := f.root
 	if f.version == V1 {
-		dir, ok := f.dirs[controller]
-		if !ok {
-			dir = controller
-		}
-		base += "/" + dir
+		base += "/" + f.v1Dir(controller)
 	}
 	if group == "" {
 		return base
@@ -139,7 +135,27 @@ func (f *FS) file(controller, group, name string) (string, error) {
 			return "", fmt.Errorf("%w: v1 controller %s is not mounted under %s", ErrNotSupported, controller, f.root)
 		}
 	}
-	return f.Path(controller, group) + "/" + name, nil
+	return f.filePath(controller, group, name), nil
+}
+
+// filePath is Path(controller, group)+"/"+name in one allocation.
+func (f *FS) filePath(controller, group, name string) string {
+	switch {
+	case f.version == V2 && group == "":
+		return f.root + "/" + name
+	case f.version == V2:
+		return f.root + "/" + group + "/" + name
+	case group == "":
+		return f.root + "/" + f.v1Dir(controller) + "/" + name
+	}
+	return f.root + "/" + f.v1Dir(controller) + "/" + group + "/" + name
+}
+
+func (f *FS) v1Dir(controller string) string {
+	if dir, ok := f.dirs[controller]; ok {
+		return dir
+	}
+	return controller
 }
 
 // readGroupFile reads a control file with a caller-provided buffer.

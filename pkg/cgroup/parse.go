@@ -54,33 +54,32 @@ func trimValue(b []byte) []byte {
 	return bytes.TrimRight(bytes.TrimLeft(b, " \t"), " \t\n")
 }
 
-// scanKeyed walks a flat keyed file ("key value" per line, as cpu.stat and
-// memory.stat are) and calls fn for each line. A line that is not a key
-// followed by one unsigned decimal is an error; so is a file with no line.
-func scanKeyed(data []byte, fn func(key []byte, v uint64)) error {
-	lines := 0
+// nextKeyed returns the first line of a flat keyed file ("key value" per
+// line, as cpu.stat and memory.stat are) and the rest of data; ok is false
+// once data holds no more lines. A line that is not a key followed by one
+// unsigned decimal is an error. It is a plain function, not a callback or a
+// method on a scanner, so that the caller's stack buffer does not escape.
+func nextKeyed(data []byte) (key []byte, v uint64, rest []byte, ok bool, err error) {
 	for len(data) > 0 {
 		var line []byte
 		line, data, _ = bytes.Cut(data, []byte{'\n'})
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
-		key, val, ok := bytes.Cut(line, []byte{' '})
-		if !ok || len(key) == 0 || !validKey(key) {
-			return fmt.Errorf("line %q: want \"key value\"", line)
+		key, val, found := bytes.Cut(line, []byte{' '})
+		if !found || len(key) == 0 || !validKey(key) {
+			return nil, 0, nil, false, fmt.Errorf("line %q: want \"key value\"", string(line))
 		}
-		v, ok := parseUintBytes(bytes.TrimRight(val, " \t"))
-		if !ok {
-			return fmt.Errorf("line %q: value is not an unsigned number", line)
+		v, isNum := parseUintBytes(bytes.TrimRight(val, " \t"))
+		if !isNum {
+			return nil, 0, nil, false, fmt.Errorf("line %q: value is not an unsigned number", string(line))
 		}
-		fn(key, v)
-		lines++
+		return key, v, data, true, nil
 	}
-	if lines == 0 {
-		return errors.New("empty file")
-	}
-	return nil
+	return nil, 0, nil, false, nil
 }
+
+var errEmptyFile = errors.New("empty file")
 
 func validKey(key []byte) bool {
 	for _, c := range key {
@@ -101,8 +100,18 @@ func ParseKeyed(r io.Reader) (map[string]uint64, error) {
 		return nil, fmt.Errorf("keyed file: %w", err)
 	}
 	m := make(map[string]uint64)
-	if err := scanKeyed(b, func(k []byte, v uint64) { m[string(k)] = v }); err != nil {
-		return nil, fmt.Errorf("keyed file: %w", err)
+	for rest := b; ; {
+		k, v, r, ok, err := nextKeyed(rest)
+		if err != nil {
+			return nil, fmt.Errorf("keyed file: %w", err)
+		}
+		if !ok {
+			break
+		}
+		m[string(k)], rest = v, r
+	}
+	if len(m) == 0 {
+		return nil, fmt.Errorf("keyed file: %w", errEmptyFile)
 	}
 	return m, nil
 }
@@ -126,7 +135,16 @@ func ParseCPUStat(r io.Reader) (CPUStat, error) {
 func parseCPUStat(b []byte) (CPUStat, error) {
 	var st CPUStat
 	var v1, v2 bool
-	err := scanKeyed(b, func(k []byte, v uint64) {
+	lines := 0
+	for rest := b; ; lines++ {
+		k, v, r, ok, err := nextKeyed(rest)
+		if err != nil {
+			return CPUStat{}, fmt.Errorf("cpu.stat: %w", err)
+		}
+		if !ok {
+			break
+		}
+		rest = r
 		switch string(k) {
 		case "usage_usec":
 			st.UsageNanos, v2 = saturatingMul(v, 1000), true
@@ -139,9 +157,9 @@ func parseCPUStat(b []byte) (CPUStat, error) {
 		case "throttled_usec":
 			st.ThrottledNanos = saturatingMul(v, 1000)
 		}
-	})
-	if err != nil {
-		return CPUStat{}, fmt.Errorf("cpu.stat: %w", err)
+	}
+	if lines == 0 {
+		return CPUStat{}, fmt.Errorf("cpu.stat: %w", errEmptyFile)
 	}
 	if !v1 && !v2 {
 		return CPUStat{}, errors.New("cpu.stat: neither usage_usec nor nr_periods")
@@ -153,13 +171,18 @@ func parseCPUStat(b []byte) (CPUStat, error) {
 func parseUsageUsec(b []byte) (uint64, error) {
 	var usec uint64
 	var found bool
-	err := scanKeyed(b, func(k []byte, v uint64) {
+	for rest := b; ; {
+		k, v, r, ok, err := nextKeyed(rest)
+		if err != nil {
+			return 0, fmt.Errorf("cpu.stat: %w", err)
+		}
+		if !ok {
+			break
+		}
+		rest = r
 		if string(k) == "usage_usec" {
 			usec, found = v, true
 		}
-	})
-	if err != nil {
-		return 0, fmt.Errorf("cpu.stat: %w", err)
 	}
 	if !found {
 		return 0, errors.New("cpu.stat: no usage_usec")
@@ -189,17 +212,23 @@ func ParseInactiveFile(r io.Reader) (uint64, error) {
 func parseInactiveFile(b []byte) (uint64, error) {
 	var inactive, total uint64
 	var haveInactive, haveTotal bool
-	err := scanKeyed(b, func(k []byte, v uint64) {
+	for rest := b; ; {
+		k, v, r, ok, err := nextKeyed(rest)
+		if err != nil {
+			return 0, fmt.Errorf("memory.stat: %w", err)
+		}
+		if !ok {
+			break
+		}
+		rest = r
 		switch string(k) {
 		case "total_inactive_file":
 			total, haveTotal = v, true
 		case "inactive_file":
 			inactive, haveInactive = v, true
 		}
-	})
+	}
 	switch {
-	case err != nil:
-		return 0, fmt.Errorf("memory.stat: %w", err)
 	case haveTotal:
 		return total, nil
 	case haveInactive:
@@ -222,7 +251,7 @@ func ParseUint(r io.Reader) (uint64, error) {
 func parseUint(b []byte) (uint64, error) {
 	v, ok := parseUintBytes(trimValue(b))
 	if !ok {
-		return 0, fmt.Errorf("%q is not an unsigned number", b)
+		return 0, fmt.Errorf("%q is not an unsigned number", string(b))
 	}
 	return v, nil
 }
@@ -247,7 +276,7 @@ func parseLimit(b []byte) (int64, error) {
 	}
 	v, ok := parseUintBytes(t)
 	if !ok {
-		return 0, fmt.Errorf("%q is neither a limit nor max", b)
+		return 0, fmt.Errorf("%q is neither a limit nor max", string(b))
 	}
 	if v >= unlimitedThreshold {
 		return Unlimited, nil
@@ -268,18 +297,18 @@ func ParseCPUMax(r io.Reader) (quotaMicros, periodMicros int64, err error) {
 func parseCPUMax(b []byte) (quotaMicros, periodMicros int64, err error) {
 	q, p, ok := bytes.Cut(trimValue(b), []byte{' '})
 	if !ok {
-		return 0, 0, fmt.Errorf("cpu.max %q: want \"<quota|max> <period>\"", b)
+		return 0, 0, fmt.Errorf("cpu.max %q: want \"<quota|max> <period>\"", string(b))
 	}
 	period, ok := parseUintBytes(p)
 	if !ok || period == 0 || period > math.MaxInt64 {
-		return 0, 0, fmt.Errorf("cpu.max %q: bad period", b)
+		return 0, 0, fmt.Errorf("cpu.max %q: bad period", string(b))
 	}
 	if string(q) == "max" {
 		return Unlimited, int64(period), nil
 	}
 	quota, ok := parseUintBytes(q)
 	if !ok || quota == 0 || quota > math.MaxInt64 {
-		return 0, 0, fmt.Errorf("cpu.max %q: bad quota", b)
+		return 0, 0, fmt.Errorf("cpu.max %q: bad quota", string(b))
 	}
 	return int64(quota), int64(period), nil
 }
@@ -305,7 +334,7 @@ func parseProcs(b []byte, pids []int) ([]int, error) {
 		}
 		v, ok := parseUintBytes(line)
 		if !ok || v > math.MaxInt32 {
-			return nil, fmt.Errorf("cgroup.procs: %q is not a pid", line)
+			return nil, fmt.Errorf("cgroup.procs: %q is not a pid", string(line))
 		}
 		if v == 0 {
 			// A process outside the reader's PID namespace shows as 0.
