@@ -66,6 +66,7 @@ func RunChild(ctx context.Context, args []string, stdin io.Reader, stdout io.Wri
 	}
 	kind := args[0]
 	fs := flag.NewFlagSet(kind, flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // the error says what is wrong; the parent logs it
 	iterations := fs.Int("iterations", 100, "serve: sha256 rounds over 16 KiB per request")
 	memBytes := fs.Int64("bytes", 512<<20, "memory: bytes to allocate and keep touching")
 	touchEvery := fs.Duration("touch-every", time.Second, "memory: pause between passes over the memory")

@@ -185,6 +185,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 
 	sum := Summarize(results, r.capacity.Cores)
 	sum.Interrupted = runErr != nil
+	sum.CgroupParent = r.tree.Parent
 	sum.Trace = filepath.Base(cfg.TracePath)
 	sum.TraceDay = cfg.TraceDay
 	sum.PeakRPS = r.peakRPS

@@ -73,7 +73,10 @@ type PhaseResult struct {
 // Summary is demo-out/summary.json.
 type Summary struct {
 	// Interrupted is set when the run was stopped before its end.
-	Interrupted   bool    `json:"interrupted,omitempty"`
+	Interrupted bool `json:"interrupted,omitempty"`
+	// CgroupParent is the demo's own tree (removed at the end), relative
+	// to each hierarchy root.
+	CgroupParent  string  `json:"cgroup_parent"`
 	CapacityCores float64 `json:"capacity_cores"`
 	Trace         string  `json:"trace"`
 	TraceDay      int     `json:"trace_day"`

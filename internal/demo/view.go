@@ -61,6 +61,11 @@ func writeHumanSummary(w io.Writer, s Summary, outDir string) error {
 			p.Phase, p.Seconds, p.Requests, p.Errors, p.P50Millis, p.P99Millis, p.P999Millis, p.NodeUtilization*100, p.OfflineCores, p.OfflineCoreSeconds)
 	}
 	c := s.Compare
+	if s.Agent != nil && s.Agent.Error != "" {
+		// The agent phase ran without the agent: its numbers are not "with
+		// the agent".
+		c.P99AgentVsAloneRatio, c.UtilizationGainAgent = nil, nil
+	}
 	if c.P99BurnersVsAloneRatio != nil {
 		fmt.Fprintf(&b, "  p99 with burners, no agent: %.2f× alone (%+.2f ms)\n", *c.P99BurnersVsAloneRatio, *c.P99BurnersMinusAloneMs)
 	}
