@@ -4,6 +4,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bigbox-dev/bigbox/internal/api"
+	"github.com/bigbox-dev/bigbox/pkg/qos"
 )
 
 // metrics are the agent's own series. Gauges that describe the node are
@@ -89,7 +90,7 @@ func newMetrics(reg prometheus.Registerer, status func() (api.Status, bool)) (*m
 			return nil, err
 		}
 	}
-	for _, r := range []string{"memory", "cpu", "disk", "disabled", "window"} {
+	for _, r := range []string{qos.ReasonMemory, qos.ReasonCPU, qos.ReasonDisabled, qos.ReasonWindow} {
 		m.evictions.WithLabelValues(r) // export zero so alerts can use rate()
 	}
 	for _, l := range []string{"cpu", "memory"} {

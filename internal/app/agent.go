@@ -1,0 +1,228 @@
+// Package app wires bigbox's parts into the programs of cmd/: it builds the
+// metrics registry, opens the cgroup hierarchy, starts the config watcher,
+// the control loops and the HTTP server, and owns the errgroup they run in.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
+	"k8s.io/utils/clock"
+
+	"github.com/bigbox-dev/bigbox/internal/agent"
+	"github.com/bigbox-dev/bigbox/internal/config"
+	"github.com/bigbox-dev/bigbox/internal/executor"
+	"github.com/bigbox-dev/bigbox/internal/host"
+	"github.com/bigbox-dev/bigbox/internal/sampler"
+	"github.com/bigbox-dev/bigbox/internal/server"
+	"github.com/bigbox-dev/bigbox/internal/statefile"
+	"github.com/bigbox-dev/bigbox/pkg/cgroup"
+	"github.com/bigbox-dev/bigbox/pkg/qos"
+)
+
+// AgentOptions are the agent's flags.
+type AgentOptions struct {
+	Standalone bool
+	// ConfigPath is the NodeSLO file; empty runs on the built-in defaults.
+	ConfigPath string
+	// KubepodsCgroup is the kubepods parent relative to each hierarchy
+	// root; empty detects "kubepods" or "kubepods.slice".
+	KubepodsCgroup string
+	Listen         string
+	// Roots of the machine's cgroup, proc and sys file systems.
+	CgroupRoot, ProcRoot, SysRoot string
+	NodeName                      string
+	// NodeLabels choose the per-node overrides of the NodeSLO.
+	NodeLabels                  map[string]string
+	CPUInterval, MemoryInterval time.Duration
+	// StateFile keeps the eviction cooldown across restarts; empty keeps
+	// it in memory only.
+	StateFile string
+}
+
+// RunAgent runs the node agent until ctx is done. On return the big box has
+// been restored (or the returned error says why not).
+func RunAgent(ctx context.Context, o AgentOptions, logger *slog.Logger) (err error) {
+	if !o.Standalone {
+		return errors.New("only --standalone is available in this version: the Kubernetes mode (device plugin, pod informer, Eviction API) is tracked in issue #4")
+	}
+	clk := clock.RealClock{}
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(collectors.NewGoCollector()); err != nil {
+		return fmt.Errorf("register go collector: %w", err)
+	}
+	if err := reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})); err != nil {
+		return fmt.Errorf("register process collector: %w", err)
+	}
+
+	cfgSrc, err := newConfigSource(o.ConfigPath, o.NodeLabels, logger.With("component", "config"), reg)
+	if err != nil {
+		return err
+	}
+
+	cg, err := cgroup.Open(o.CgroupRoot)
+	if err != nil {
+		return fmt.Errorf("open cgroup hierarchy: %w", err)
+	}
+	layout, err := cgroup.DetectLayout(cg, o.KubepodsCgroup)
+	if err != nil {
+		return fmt.Errorf("find the kubepods cgroup: %w", err)
+	}
+	hr := host.New(o.ProcRoot, o.SysRoot)
+	defer func() { err = errors.Join(err, hr.Close()) }()
+	smp := sampler.New(cg, hr, layout, clk, logger.With("component", "sampler"))
+	exec, err := executor.New(cg, hr, layout.Besteffort, reg, clk, logger)
+	if err != nil {
+		return fmt.Errorf("start executor: %w", err)
+	}
+	var saver *statefile.File
+	if o.StateFile != "" {
+		saver = statefile.New(o.StateFile)
+	}
+	ag, err := agent.New(agent.Options{
+		Node:           o.NodeName,
+		CPUInterval:    o.CPUInterval,
+		MemoryInterval: o.MemoryInterval,
+		CgroupVersion:  int(cg.Version()),
+		CgroupDriver:   string(layout.Driver),
+		BigBoxGroup:    layout.Besteffort,
+	}, agent.Parts{
+		Config:  cfgSrc,
+		CPU:     cpuAdapter{smp},
+		Full:    fullAdapter{smp},
+		Exec:    exec,
+		Evictor: agent.NewCgroupKiller(cg),
+		State:   stateSaver(saver),
+		Clock:   clk,
+		Logger:  logger.With("component", "agent"),
+	}, reg)
+	if err != nil {
+		return err
+	}
+	if saver != nil {
+		st, err := saver.Load()
+		if err != nil {
+			logger.Warn("state file unreadable, starting without a cooldown", "err", err)
+		}
+		ag.RestoreCooldown(st.CooldownUntil)
+	}
+	srv, err := server.New(o.Listen, reg, ag, logger.With("component", "server"))
+	if err != nil {
+		return err
+	}
+	logger.Info("agent started", "listen", srv.Addr().String(), "cgroup_version", int(cg.Version()),
+		"driver", layout.Driver, "bigbox_cgroup", layout.Besteffort, "config_version", cfgSrc.Config().Version)
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return cfgSrc.Run(gctx) })
+	g.Go(func() error { return srv.Run(gctx) })
+	g.Go(func() error { return ag.Run(gctx) })
+	return g.Wait()
+}
+
+// configSource turns the watched NodeSLO into the agent's Config, resolving
+// the per-node overrides once per change rather than on every 50ms tick.
+type configSource struct {
+	watcher *config.Watcher // nil: built-in defaults
+	labels  map[string]string
+	logger  *slog.Logger
+	cur     atomic.Pointer[agent.Config]
+	changes chan struct{}
+	mu      sync.Mutex
+	lastErr string
+}
+
+func newConfigSource(path string, labels map[string]string, logger *slog.Logger, reg prometheus.Registerer) (*configSource, error) {
+	s := &configSource{labels: labels, logger: logger, changes: make(chan struct{}, 1)}
+	slo := config.Default()
+	if path != "" {
+		w, err := config.NewWatcher(path, logger, reg)
+		if err != nil {
+			return nil, fmt.Errorf("load node SLO: %w", err)
+		}
+		s.watcher = w
+		slo = w.Current()
+	}
+	if err := s.resolve(slo); err != nil {
+		return nil, fmt.Errorf("node SLO for this node: %w", err)
+	}
+	return s, nil
+}
+
+func (s *configSource) resolve(slo *config.NodeSLO) error {
+	p, loc, err := slo.ForNode(s.labels)
+	if err != nil {
+		return err
+	}
+	s.cur.Store(&agent.Config{Policy: p, Location: loc, Version: slo.Version()})
+	return nil
+}
+
+// Config implements the agent's configSource.
+func (s *configSource) Config() agent.Config {
+	c := *s.cur.Load()
+	if s.watcher != nil {
+		if err := s.watcher.LastError(); err != nil {
+			c.Err = err.Error()
+		}
+	}
+	s.mu.Lock()
+	if s.lastErr != "" {
+		c.Err = s.lastErr
+	}
+	s.mu.Unlock()
+	return c
+}
+
+// Changes implements the agent's configSource.
+func (s *configSource) Changes() <-chan struct{} { return s.changes }
+
+// Run follows the watcher until ctx is done.
+func (s *configSource) Run(ctx context.Context) error {
+	if s.watcher == nil {
+		<-ctx.Done()
+		return nil
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return s.watcher.Run(gctx) })
+	g.Go(func() error {
+		for {
+			select {
+			case <-gctx.Done():
+				return nil
+			case <-s.watcher.Changes():
+			}
+			slo := s.watcher.Current()
+			s.mu.Lock()
+			if err := s.resolve(slo); err != nil {
+				s.lastErr = err.Error()
+				s.logger.Warn("node SLO rejected for this node", "version", slo.Version(), "err", err)
+			} else {
+				s.lastErr = ""
+				s.logger.Info("node SLO in force", "version", slo.Version())
+			}
+			s.mu.Unlock()
+			select {
+			case s.changes <- struct{}{}:
+			default:
+			}
+		}
+	})
+	return g.Wait()
+}
+
+// stateSaver keeps a nil *statefile.File from becoming a non-nil interface.
+func stateSaver(f *statefile.File) interface{ Save(qos.State) error } {
+	if f == nil {
+		return nil
+	}
+	return f
+}
