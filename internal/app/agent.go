@@ -63,7 +63,7 @@ func RunAgent(ctx context.Context, o AgentOptions, logger *slog.Logger) (err err
 		return fmt.Errorf("register process collector: %w", err)
 	}
 
-	cfgSrc, err := newConfigSource(o.ConfigPath, o.NodeLabels, logger.With("component", "config"), reg)
+	cfgSrc, err := newConfigSource(o.ConfigPath, o.NodeLabels, logger, reg)
 	if err != nil {
 		return err
 	}
@@ -78,7 +78,7 @@ func RunAgent(ctx context.Context, o AgentOptions, logger *slog.Logger) (err err
 	}
 	hr := host.New(o.ProcRoot, o.SysRoot)
 	defer func() { err = errors.Join(err, hr.Close()) }()
-	smp := sampler.New(cg, hr, layout, clk, logger.With("component", "sampler"))
+	smp := sampler.New(cg, hr, layout, clk, logger)
 	exec, err := executor.New(cg, hr, layout.Besteffort, reg, clk, logger)
 	if err != nil {
 		return fmt.Errorf("start executor: %w", err)
@@ -141,7 +141,7 @@ type configSource struct {
 }
 
 func newConfigSource(path string, labels map[string]string, logger *slog.Logger, reg prometheus.Registerer) (*configSource, error) {
-	s := &configSource{labels: labels, logger: logger, changes: make(chan struct{}, 1)}
+	s := &configSource{labels: labels, logger: logger.With("component", "config"), changes: make(chan struct{}, 1)}
 	slo := config.Default()
 	if path != "" {
 		w, err := config.NewWatcher(path, logger, reg)
