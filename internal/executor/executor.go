@@ -82,6 +82,20 @@ type OOMScorer interface {
 	SetOOMScoreAdj(pid, score int) error
 }
 
+// sharesReadWriter reads and writes v1 cpu.shares as they are, so Restore
+// puts back a value the weight scale cannot express (1024 reads as weight
+// 40, which writes back as 1022); *cgroup.FS has it.
+type sharesReadWriter interface {
+	CPUShares(group string) (uint64, error)
+	SetCPUShares(group string, shares uint64) error
+}
+
+// gone reports whether err says a cgroup or process disappeared: missing,
+// or removed while a file of it was open (ENODEV).
+func gone(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENODEV)
+}
+
 // Option configures an Executor.
 type Option func(*Executor)
 
@@ -117,6 +131,7 @@ type memKnown struct {
 // concurrent use by the CPU and memory loops.
 type Executor struct {
 	cg            Cgroups
+	shares        sharesReadWriter // nil on v2 or when cg cannot
 	oom           OOMScorer
 	group         string
 	version       cgroup.Version
@@ -131,6 +146,9 @@ type Executor struct {
 	// orig holds the big box's values before the first change; nil until
 	// the first Apply and again after a complete Restore.
 	orig *cgroup.Limits
+	// origShares is the exact v1 cpu.shares before the first change; 0
+	// when not known.
+	origShares uint64
 	// origCPUs and origQuota hold the values of descendants the executor
 	// changed, keyed by group.
 	origCPUs  map[string][]int
@@ -172,6 +190,9 @@ func New(cg Cgroups, oom OOMScorer, group string, reg prometheus.Registerer, clk
 		origCPUs:  map[string][]int{},
 		origQuota: map[string]quota{},
 		oomDone:   map[int]uint64{},
+	}
+	if s, ok := cg.(sharesReadWriter); ok && e.version == cgroup.V1 {
+		e.shares = s
 	}
 	for _, o := range opts {
 		o(e)
@@ -251,6 +272,12 @@ func (e *Executor) recordOriginals(now time.Time) error {
 		return fmt.Errorf("read original limits of %s: %w", e.group, err)
 	}
 	lim.CPUs = normalizeCPUs(lim.CPUs)
+	e.origShares = 0
+	if e.shares != nil {
+		if e.origShares, err = e.shares.CPUShares(e.group); err != nil {
+			return fmt.Errorf("read original cpu.shares of %s: %w", e.group, err)
+		}
+	}
 	e.orig = &lim
 	e.cpu = cpuKnown{
 		valid:     true,
@@ -449,7 +476,7 @@ func (e *Executor) applyQuota(target quota) (bool, error) {
 			}
 		}
 		if err := e.cg.SetCPUQuota(s.group, s.value.quotaMicros, s.value.periodMicros); err != nil {
-			if s.group != e.group && errors.Is(err, fs.ErrNotExist) {
+			if s.group != e.group && gone(err) {
 				continue // the pod went away
 			}
 			e.countWriteError(fileQuota)
@@ -504,7 +531,7 @@ func (e *Executor) quotaDescendants(box quota, shrinking bool) ([]node[quota], e
 			continue
 		}
 		lim, err := e.cg.Limits(g)
-		if errors.Is(err, fs.ErrNotExist) {
+		if gone(err) {
 			delete(e.origQuota, g)
 			continue
 		}
@@ -525,7 +552,7 @@ func (e *Executor) quotaDescendants(box quota, shrinking bool) ([]node[quota], e
 func (e *Executor) walk(group string, fn func(g string, lim cgroup.Limits)) error {
 	children, err := e.cg.Children(group)
 	if err != nil {
-		if group != e.group && errors.Is(err, fs.ErrNotExist) {
+		if group != e.group && gone(err) {
 			return nil
 		}
 		return fmt.Errorf("list children of %s: %w", group, err)
@@ -533,7 +560,7 @@ func (e *Executor) walk(group string, fn func(g string, lim cgroup.Limits)) erro
 	for _, c := range children {
 		g := path.Join(group, c)
 		lim, err := e.cg.Limits(g)
-		if errors.Is(err, fs.ErrNotExist) {
+		if gone(err) {
 			continue
 		}
 		if err != nil {
@@ -608,7 +635,7 @@ func (e *Executor) applyCPUs(cpus []int) (bool, error) {
 			}
 		}
 		if err := e.cg.SetCPUs(s.group, s.value); err != nil {
-			if s.group != e.group && errors.Is(err, fs.ErrNotExist) {
+			if s.group != e.group && gone(err) {
 				continue
 			}
 			e.countWriteError(fileCPUs)
@@ -697,7 +724,7 @@ func (e *Executor) SetOOMScoreAdj(score int) error {
 		}
 		err := e.oom.SetOOMScoreAdj(pid, score)
 		switch {
-		case err == nil, errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ESRCH):
+		case err == nil, gone(err), errors.Is(err, syscall.ESRCH):
 			// Set, or exited since the listing (a zombie may stay listed
 			// for a moment; it needs no score).
 			e.oomDone[pid] = e.oomGen
@@ -728,7 +755,7 @@ func (e *Executor) Restore(ctx context.Context) error {
 	}
 	orig := *e.orig
 	lim, err := e.cg.Limits(e.group)
-	if errors.Is(err, fs.ErrNotExist) {
+	if gone(err) {
 		e.log.Info("big box is gone, nothing to restore", "group", e.group)
 		e.reset()
 		return nil
@@ -758,7 +785,7 @@ func (e *Executor) Restore(ctx context.Context) error {
 	}
 	for g, o := range e.origCPUs {
 		l, err := e.cg.Limits(g)
-		if errors.Is(err, fs.ErrNotExist) {
+		if gone(err) {
 			delete(e.origCPUs, g)
 			continue
 		}
@@ -773,7 +800,7 @@ func (e *Executor) Restore(ctx context.Context) error {
 		if stopped() {
 			return errors.Join(errs...)
 		}
-		if err := e.cg.SetCPUs(s.group, s.value); err != nil && !(s.group != e.group && errors.Is(err, fs.ErrNotExist)) {
+		if err := e.cg.SetCPUs(s.group, s.value); err != nil && !(s.group != e.group && gone(err)) {
 			fail(fileCPUs, fmt.Errorf("restore cpus %v of %s: %w", s.value, s.group, err))
 			break // later steps rely on this one
 		}
@@ -786,7 +813,7 @@ func (e *Executor) Restore(ctx context.Context) error {
 	qNodes := []node[quota]{{e.group, quota{lim.CPUQuotaMicros, lim.CPUPeriodMicros}, quota{orig.CPUQuotaMicros, orig.CPUPeriodMicros}}}
 	for g, o := range e.origQuota {
 		l, err := e.cg.Limits(g)
-		if errors.Is(err, fs.ErrNotExist) {
+		if gone(err) {
 			delete(e.origQuota, g)
 			continue
 		}
@@ -801,7 +828,7 @@ func (e *Executor) Restore(ctx context.Context) error {
 		if stopped() {
 			return errors.Join(errs...)
 		}
-		if err := e.cg.SetCPUQuota(s.group, s.value.quotaMicros, s.value.periodMicros); err != nil && !(s.group != e.group && errors.Is(err, fs.ErrNotExist)) {
+		if err := e.cg.SetCPUQuota(s.group, s.value.quotaMicros, s.value.periodMicros); err != nil && !(s.group != e.group && gone(err)) {
 			fail(fileQuota, fmt.Errorf("restore cpu quota %dus per %dus of %s: %w", s.value.quotaMicros, s.value.periodMicros, s.group, err))
 			break
 		}
@@ -810,12 +837,14 @@ func (e *Executor) Restore(ctx context.Context) error {
 		}
 	}
 
-	if orig.CPUWeight != 0 && lim.CPUWeight != orig.CPUWeight {
+	if write, err := e.weightRestore(orig.CPUWeight, lim.CPUWeight); err != nil {
+		fail(-1, err)
+	} else if write != nil {
 		if stopped() {
 			return errors.Join(errs...)
 		}
-		if err := e.cg.SetCPUWeight(e.group, orig.CPUWeight); err != nil {
-			fail(fileWeight, fmt.Errorf("restore cpu weight %d of %s: %w", orig.CPUWeight, e.group, err))
+		if err := write(); err != nil {
+			fail(fileWeight, err)
 		}
 	}
 	if lim.MemoryLimitBytes != orig.MemoryLimitBytes {
@@ -836,10 +865,40 @@ func (e *Executor) Restore(ctx context.Context) error {
 	return nil
 }
 
+// weightRestore returns the write that puts back the exact v1 cpu.shares
+// when known, else the weight; nil when nothing needs writing.
+func (e *Executor) weightRestore(origWeight, curWeight uint64) (func() error, error) {
+	if e.shares != nil && e.origShares != 0 {
+		cur, err := e.shares.CPUShares(e.group)
+		if err != nil {
+			return nil, fmt.Errorf("read cpu.shares of %s: %w", e.group, err)
+		}
+		if cur == e.origShares {
+			return nil, nil
+		}
+		return func() error {
+			if err := e.shares.SetCPUShares(e.group, e.origShares); err != nil {
+				return fmt.Errorf("restore cpu.shares %d of %s: %w", e.origShares, e.group, err)
+			}
+			return nil
+		}, nil
+	}
+	if origWeight == 0 || curWeight == origWeight {
+		return nil, nil
+	}
+	return func() error {
+		if err := e.cg.SetCPUWeight(e.group, origWeight); err != nil {
+			return fmt.Errorf("restore cpu weight %d of %s: %w", origWeight, e.group, err)
+		}
+		return nil
+	}, nil
+}
+
 // reset forgets everything but the oom bookkeeping: the next Apply records
 // originals anew.
 func (e *Executor) reset() {
 	e.orig = nil
+	e.origShares = 0
 	clear(e.origCPUs)
 	clear(e.origQuota)
 	e.cpu = cpuKnown{}

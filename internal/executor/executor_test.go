@@ -239,7 +239,7 @@ func TestApplyCPUWriteOrder(t *testing.T) {
 			})},
 			want: []string{
 				"cpu.cfs_quota_us " + box + " 150000/100000",
-				"cpu.shares " + box + " 2",
+				"cpu.weight " + box + " 2",
 				"cpuset.cpus " + ctr + " 2,3",
 				"cpuset.cpus " + pod + " 2,3",
 				"cpuset.cpus " + box + " 2,3",
@@ -331,7 +331,7 @@ func TestDrift(t *testing.T) {
 			file:  "cpu.shares",
 			edit:  func(g *fakeGroup) { g.lim.CPUWeight = 2 },
 			apply: (*Executor).ApplyCPU,
-			want:  "cpu.shares " + box + " 1",
+			want:  "cpu.weight " + box + " 1",
 		},
 		{
 			name:  "quota reset to unlimited",
@@ -429,7 +429,7 @@ func TestApplyCPUWriteError(t *testing.T) {
 	t.Parallel()
 	f := tree(cgroup.V1, nil)
 	e, _ := newExec(t, f, clocktesting.NewFakeClock(epoch))
-	f.fail["cpu.shares "+box] = syscall.EIO
+	f.fail["cpu.weight "+box] = syscall.EIO
 	b := with(func(b *qos.BigBox) { b.CPUWeight = 2 })
 	if _, err := e.ApplyCPU(b); !errors.Is(err, syscall.EIO) {
 		t.Fatalf("err = %v, want EIO", err)
@@ -521,7 +521,7 @@ func TestRestore(t *testing.T) {
 					"cpuset.cpus " + ctr + " 0,1,2,3",
 					"cpu.cfs_quota_us " + box + " -1/100000",
 					"cpu.cfs_quota_us " + pod + " 200000/100000",
-					"cpu.shares " + box + " 1",
+					"cpu.shares " + box + " 2", // the exact original shares
 					"memory.limit_in_bytes " + box + " -1",
 				}
 				if got := f.takeWrites(); !slices.Equal(got, want) {

@@ -196,8 +196,25 @@ func (f *fakeCgroups) schedulableLocked() bool {
 }
 
 func (f *fakeCgroups) SetCPUWeight(group string, weight uint64) error {
-	return f.write("cpu.shares", group, strconv.FormatUint(weight, 10), func(g *fakeGroup) error {
+	return f.write("cpu.weight", group, strconv.FormatUint(weight, 10), func(g *fakeGroup) error {
 		g.lim.CPUWeight = weight
+		return nil
+	})
+}
+
+// CPUShares and SetCPUShares model v1 shares through the weight, as the
+// kernel would round-trip them.
+func (f *fakeCgroups) CPUShares(group string) (uint64, error) {
+	l, err := f.Limits(group)
+	if err != nil {
+		return 0, err
+	}
+	return cgroup.WeightToShares(l.CPUWeight)
+}
+
+func (f *fakeCgroups) SetCPUShares(group string, shares uint64) error {
+	return f.write("cpu.shares", group, strconv.FormatUint(shares, 10), func(g *fakeGroup) error {
+		g.lim.CPUWeight = cgroup.SharesToWeight(shares)
 		return nil
 	})
 }
