@@ -279,7 +279,7 @@ func Reclaim(p ResourcePolicy, u Usage, prev Lend, now time.Time) (Lend, Breakdo
 			}
 		} else {
 			b.Reasons = append(b.Reasons, fmt.Sprintf("rise pending %s of %s (floor %s)",
-				waited, growAfter, amount(next.RiseFloor)))
+				waited.Round(100*time.Millisecond), growAfter, amount(next.RiseFloor)))
 		}
 	default:
 		next = Lend{Amount: a}
@@ -622,10 +622,14 @@ func nonNegative(v float64) float64 {
 }
 
 // amount formats a base-unit amount for Reasons: two decimals for cores,
-// four significant digits for large values (bytes).
+// binary units for large values (only byte amounts are that large).
 func amount(v float64) string {
-	if math.Abs(v) < 1e4 {
+	switch a := math.Abs(v); {
+	case a < 1e4:
 		return strconv.FormatFloat(v, 'f', 2, 64)
+	case a < 1<<30:
+		return strconv.FormatFloat(v/(1<<20), 'f', 1, 64) + "Mi"
+	default:
+		return strconv.FormatFloat(v/(1<<30), 'f', 2, 64) + "Gi"
 	}
-	return strconv.FormatFloat(v, 'g', 4, 64)
 }

@@ -271,7 +271,7 @@ func TestReclaim(t *testing.T) {
 			prev:    qos.Lend{Amount: 30 << 30},
 			want:    qos.Lend{Amount: 64<<30*0.7 - 20<<30},
 			wantRaw: 64<<30*0.7 - 20<<30,
-			wantWhy: "fell at once from 3.221e+10",
+			wantWhy: "fell at once from 30.00Gi",
 		},
 	}
 	for _, tc := range tests {
