@@ -116,7 +116,7 @@ type cpuKnown struct {
 	wroteCPUs          bool
 	lastCheck          time.Time
 	parentCPUs         []int // the parent's cpuset, what "all CPUs" means on v1
-	parentCPUsKnownErr error
+	parentCPUsErr error
 }
 
 // memKnown is what the executor believes the big box's memory limit is.
@@ -326,7 +326,7 @@ func (e *Executor) refreshCPU(now time.Time) error {
 	}
 	e.cpu.valid, e.cpu.quota, e.cpu.weight, e.cpu.cpus = true, q, lim.CPUWeight, cpus
 	e.cpu.lastCheck = now
-	e.cpu.parentCPUs, e.cpu.parentCPUsKnownErr = nil, nil
+	e.cpu.parentCPUs, e.cpu.parentCPUsErr = nil, nil
 	return nil
 }
 
@@ -420,19 +420,19 @@ func (e *Executor) resolveCPUs(cpus []int) ([]int, error) {
 	if e.version == cgroup.V2 {
 		return []int{}, nil
 	}
-	if e.cpu.parentCPUs == nil && e.cpu.parentCPUsKnownErr == nil {
+	if e.cpu.parentCPUs == nil && e.cpu.parentCPUsErr == nil {
 		parent := path.Dir(e.group)
 		lim, err := e.cg.Limits(parent)
 		switch {
 		case err != nil:
-			e.cpu.parentCPUsKnownErr = fmt.Errorf("read cpuset of parent %s: %w", parent, err)
+			e.cpu.parentCPUsErr = fmt.Errorf("read cpuset of parent %s: %w", parent, err)
 		case len(lim.CPUs) == 0:
-			e.cpu.parentCPUsKnownErr = fmt.Errorf("parent %s has an empty cpuset", parent)
+			e.cpu.parentCPUsErr = fmt.Errorf("parent %s has an empty cpuset", parent)
 		default:
 			e.cpu.parentCPUs = normalizeCPUs(lim.CPUs)
 		}
 	}
-	return e.cpu.parentCPUs, e.cpu.parentCPUsKnownErr
+	return e.cpu.parentCPUs, e.cpu.parentCPUsErr
 }
 
 func normalizeCPUs(cpus []int) []int {

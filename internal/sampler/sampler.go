@@ -98,7 +98,7 @@ const (
 // the big box).
 func (c QOSClass) Online() bool { return c != BestEffort }
 
-// PSIResources are the resources pressure is read for.
+// psiResources are the resources pressure is read for.
 var psiResources = [...]string{"cpu", "memory", "io"}
 
 // CPUSample is one reading of the fast path.
