@@ -107,15 +107,15 @@ func WithForceInterval(d time.Duration) Option {
 
 // cpuKnown is what the executor believes the big box's CPU files hold.
 type cpuKnown struct {
-	valid              bool
-	quota              quota
-	weight             uint64
-	cpus               []int
-	wroteQuota         bool
-	wroteWeight        bool
-	wroteCPUs          bool
-	lastCheck          time.Time
-	parentCPUs         []int // the parent's cpuset, what "all CPUs" means on v1
+	valid         bool
+	quota         quota
+	weight        uint64
+	cpus          []int
+	wroteQuota    bool
+	wroteWeight   bool
+	wroteCPUs     bool
+	lastCheck     time.Time
+	parentCPUs    []int // the parent's cpuset, what "all CPUs" means on v1
 	parentCPUsErr error
 }
 
