@@ -240,9 +240,18 @@ func (f *FS) Children(group string) ([]string, error) {
 		return nil, err
 	}
 	dir := f.Path(f.listController(), group)
+	names, err := readDirNames(dir)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", dir, err)
+	}
+	return names, nil
+}
+
+// readDirNames lists the subdirectories of dir, sorted.
+func readDirNames(dir string) ([]string, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", dir, unwrapPathError(err))
+		return nil, unwrapPathError(err)
 	}
 	var names []string
 	for _, e := range entries {

@@ -178,6 +178,16 @@ func TestRealV1(t *testing.T) {
 		if err != nil && !strings.Contains(err.Error(), "write "+f.Path(CPUSet, top)+"/cpuset.cpus") {
 			t.Errorf("error %q does not name the file", err)
 		}
+		// SetCPUsTree moves the whole subtree in a safe order.
+		if err := f.SetCPUsTree(top, orig.CPUs[1:2]); err != nil {
+			t.Fatalf("SetCPUsTree: %v", err)
+		}
+		if got := allowedCPUs(t, pid); !slices.Equal(got, orig.CPUs[1:2]) {
+			t.Errorf("after SetCPUsTree the busy loop may run on %v, want %v", got, orig.CPUs[1:2])
+		}
+		if err := f.SetCPUsTree(top, orig.CPUs); err != nil {
+			t.Fatalf("SetCPUsTree back: %v", err)
+		}
 	}
 	if err := f.SetCPUs(group, nil); err != nil {
 		t.Fatal(err)
