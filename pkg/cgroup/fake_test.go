@@ -143,7 +143,7 @@ func (ft *fakeTree) addGroup(group string) {
 		}
 		return
 	}
-	for _, c := range controllers {
+	for _, c := range controllers() {
 		ft.set(c, group, "cgroup.procs", "")
 	}
 	ft.set(CPU, group, "cpu.cfs_period_us", "100000\n")

@@ -22,9 +22,10 @@ const (
 	Memory  = string(cgroup1.Memory)
 )
 
-// controllers are the hierarchies bigbox uses, in the order Create and
-// AddProc visit them.
-var controllers = [...]string{CPU, CPUAcct, CPUSet, Memory}
+// controllers returns the v1 hierarchies bigbox uses, in the order Create
+// and AddProc visit them (a function, not a package variable, so nothing
+// can change it).
+func controllers() [4]string { return [4]string{CPU, CPUAcct, CPUSet, Memory} }
 
 // FS is one machine's cgroup hierarchy (all v1 controller mounts, or the v2
 // unified tree) under a root directory.
@@ -75,7 +76,7 @@ func Open(root string) (*FS, error) {
 	}
 	var hier []string
 	var seen []os.FileInfo
-	for _, c := range controllers {
+	for _, c := range controllers() {
 		dir, ok := dirs[c]
 		if !ok {
 			continue
@@ -420,14 +421,13 @@ func (f *FS) MemoryStat(group string) (MemoryStat, error) {
 	return st, nil
 }
 
-// pressureResources are the PSI files a v2 group has.
-var pressureResources = map[string]bool{"cpu": true, "memory": true, "io": true}
-
 // Pressure reads group's PSI for resource "cpu", "memory" or "io";
 // ErrNotSupported where the kernel does not provide it (v1, or a v2 kernel
 // without CONFIG_PSI).
 func (f *FS) Pressure(group, resource string) (PSI, error) {
-	if !pressureResources[resource] {
+	switch resource {
+	case "cpu", "memory", "io": // the PSI files a v2 group has
+	default:
 		return PSI{}, fmt.Errorf("pressure: unknown resource %q (want cpu, memory or io)", resource)
 	}
 	if f.version == V1 {

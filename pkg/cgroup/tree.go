@@ -21,9 +21,9 @@ func (f *FS) hierarchies() []string {
 	return f.hier
 }
 
-// v2Controllers are the controllers Create enables for bigbox's groups on
-// v2.
-var v2Controllers = []string{"cpu", "cpuset", "memory"}
+// v2Controllers returns the controllers Create enables for bigbox's groups
+// on v2.
+func v2Controllers() []string { return []string{"cpu", "cpuset", "memory"} }
 
 // Create makes group and any missing ancestors.
 //
@@ -102,7 +102,7 @@ func (f *FS) enableV2Controllers(group string) error {
 	}
 	have := strings.Fields(string(avail))
 	on := strings.Fields(string(enabled))
-	for _, c := range v2Controllers {
+	for _, c := range v2Controllers() {
 		if !slices.Contains(have, c) || slices.Contains(on, c) {
 			continue
 		}
