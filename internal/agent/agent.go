@@ -55,9 +55,10 @@ type Observation struct {
 	Memory   qos.Usage
 	Topology qos.Topology
 	CPUBusy  []float64
-	// Offline lists the pods in the big box.
+	// Offline lists the pods in the big box (nil from SampleNode).
 	Offline []OfflinePod
-	// Online throttling counters, summed over online pods (cumulative).
+	// Online throttling since the previous pod scan, summed over online
+	// pods.
 	OnlinePeriods, OnlineThrottled uint64
 	OnlineThrottledSeconds         float64
 	// CPUPressure and MemoryPressure: "some" avg10 (0–100) of online work,
@@ -71,9 +72,11 @@ type OfflinePod struct {
 	Group string
 }
 
-// fullSampler scans the node: memory, every pod, topology, pressure.
+// fullSampler scans the node: memory, topology, pressure, and with Sample
+// also every pod.
 type fullSampler interface {
 	Sample() (Observation, error)
+	SampleNode() (Observation, error)
 }
 
 // cpuApplier writes the CPU part of the big box target; changed is true
@@ -103,8 +106,9 @@ type Evictor interface {
 type Options struct {
 	Node string
 	// CPUInterval is the fast loop's period (default 50ms); MemoryInterval
-	// the full scan's (default 1s).
-	CPUInterval, MemoryInterval time.Duration
+	// the node scan's (default 1s); PodScanInterval the pod scan's (default
+	// 10s, and at once whenever victims may be needed).
+	CPUInterval, MemoryInterval, PodScanInterval time.Duration
 	// RestoreTimeout bounds the restore on stop (default 1s).
 	RestoreTimeout time.Duration
 	// Static facts shown in the status.
@@ -159,6 +163,8 @@ type Agent struct {
 	prevSum   Observation
 	// savedCooldown is the cooldown last written to the state file.
 	savedCooldown time.Time
+	// lastPodScan is when the pods were last read.
+	lastPodScan time.Time
 
 	status atomic.Pointer[api.Status]
 }
@@ -170,6 +176,9 @@ func New(opts Options, p Parts, reg prometheus.Registerer) (*Agent, error) {
 	}
 	if opts.MemoryInterval <= 0 {
 		opts.MemoryInterval = time.Second
+	}
+	if opts.PodScanInterval <= 0 {
+		opts.PodScanInterval = 10 * time.Second
 	}
 	if opts.RestoreTimeout <= 0 {
 		opts.RestoreTimeout = time.Second
@@ -316,7 +325,7 @@ func (a *Agent) cpuTick(ctx context.Context) {
 // memoryTick is the slow loop: full scan, memory limit, oom_score_adj,
 // eviction, status.
 func (a *Agent) memoryTick(ctx context.Context) {
-	obs, err := a.p.Full.Sample()
+	obs, err := a.p.Full.SampleNode()
 	if err != nil {
 		a.m.tickErrors.WithLabelValues("memory").Inc()
 		a.p.Logger.Warn("sample node", "err", err)
@@ -324,6 +333,26 @@ func (a *Agent) memoryTick(ctx context.Context) {
 	}
 	cfg := a.p.Config.Config()
 	now := a.p.Clock.Now()
+	if a.needPods(obs, cfg, now) {
+		full, err := a.p.Full.Sample()
+		if err != nil {
+			a.m.tickErrors.WithLabelValues("memory").Inc()
+			a.p.Logger.Warn("scan pods", "err", err)
+			return
+		}
+		// The node numbers stay those of the first read: the second comes
+		// too soon after it for a CPU delta.
+		obs.Offline = full.Offline
+		obs.OnlinePeriods, obs.OnlineThrottled, obs.OnlineThrottledSeconds =
+			full.OnlinePeriods, full.OnlineThrottled, full.OnlineThrottledSeconds
+		a.mu.Lock()
+		a.lastPodScan = now
+		a.mu.Unlock()
+	} else {
+		a.mu.Lock()
+		obs.Offline = a.lastObs.Offline
+		a.mu.Unlock()
+	}
 
 	a.mu.Lock()
 	a.account(obs)
@@ -377,29 +406,41 @@ func (a *Agent) memoryTick(ctx context.Context) {
 	a.publish(obs, cfg)
 }
 
+// needPods tells whether this tick must read every pod: on the pod scan's
+// cadence, and at once whenever victims may be chosen (a watermark passed,
+// colocation off or outside its windows).
+func (a *Agent) needPods(obs Observation, cfg Config, now time.Time) bool {
+	a.mu.Lock()
+	last := a.lastPodScan
+	a.mu.Unlock()
+	p := cfg.Policy
+	loc := cfg.Location
+	if loc == nil {
+		loc = time.Local
+	}
+	return last.IsZero() || now.Sub(last) >= a.opts.PodScanInterval ||
+		!p.Enabled || qos.Phase(p.Windows, now.In(loc)) == qos.WindowClosed ||
+		over(obs.Memory, p.Memory) || over(obs.CPU, p.CPU)
+}
+
+func over(u qos.Usage, p qos.ResourcePolicy) bool {
+	return u.Capacity > 0 && u.Node() > u.Capacity*p.EvictWatermarkPercent/100
+}
+
 // account adds the benefit and interference counters of one scan. Caller
 // holds a.mu.
 func (a *Agent) account(obs Observation) {
 	prev := a.prevSum
 	a.prevSum = obs
+	a.m.onlinePeriods.Add(float64(obs.OnlinePeriods))
+	a.m.throttled.Add(float64(obs.OnlineThrottled))
+	a.m.throttledTime.Add(max(obs.OnlineThrottledSeconds, 0))
 	if prev.Time.IsZero() {
 		return
 	}
-	dt := obs.Time.Sub(prev.Time).Seconds()
-	if dt <= 0 {
-		return
-	}
-	a.m.offlineCPU.Add(obs.CPU.Offline * dt)
-	a.m.offlineMemory.Add(obs.Memory.Offline * dt)
-	// Sums over pods fall when a pod goes away; count only rises.
-	if obs.OnlinePeriods > prev.OnlinePeriods {
-		a.m.onlinePeriods.Add(float64(obs.OnlinePeriods - prev.OnlinePeriods))
-	}
-	if obs.OnlineThrottled > prev.OnlineThrottled {
-		a.m.throttled.Add(float64(obs.OnlineThrottled - prev.OnlineThrottled))
-	}
-	if d := obs.OnlineThrottledSeconds - prev.OnlineThrottledSeconds; d > 0 {
-		a.m.throttledTime.Add(d)
+	if dt := obs.Time.Sub(prev.Time).Seconds(); dt > 0 {
+		a.m.offlineCPU.Add(obs.CPU.Offline * dt)
+		a.m.offlineMemory.Add(obs.Memory.Offline * dt)
 	}
 }
 
@@ -561,4 +602,11 @@ func quotaCores(d qos.Decision) float64 {
 		return -1
 	}
 	return float64(b.CPUQuotaMicros) / float64(b.CPUPeriodMicros)
+}
+
+// Tick runs one full scan tick and one CPU tick, in that order, outside the
+// loops: for benchmarks and for tools that step the agent by hand.
+func (a *Agent) Tick(ctx context.Context) {
+	a.memoryTick(ctx)
+	a.cpuTick(ctx)
 }

@@ -47,14 +47,24 @@ func (f *fakeCPU) SampleCPU() (qos.Usage, bool, error) {
 }
 
 type fakeFull struct {
-	mu  sync.Mutex
-	obs Observation
+	mu       sync.Mutex
+	obs      Observation
+	podScans int
 }
 
 func (f *fakeFull) Sample() (Observation, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.podScans++
 	return f.obs, nil
+}
+
+func (f *fakeFull) SampleNode() (Observation, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	o := f.obs
+	o.Offline = nil
+	return o, nil
 }
 
 type fakeExec struct {
@@ -389,5 +399,47 @@ func TestCooldownIsSavedAndRestored(t *testing.T) {
 	st, _ := r2.a.Status()
 	if !st.Cooldown {
 		t.Errorf("restarted agent: cooldown not in force")
+	}
+}
+
+func TestPodScanCadence(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	ctx := t.Context()
+	scans := func() int {
+		r.full.mu.Lock()
+		defer r.full.mu.Unlock()
+		return r.full.podScans
+	}
+	r.a.memoryTick(ctx)
+	if scans() != 1 {
+		t.Fatalf("first tick: pod scans = %d, want 1", scans())
+	}
+	for range 9 {
+		r.clock.Step(time.Second)
+		r.a.memoryTick(ctx)
+	}
+	if scans() != 1 {
+		t.Fatalf("9 quiet ticks later: pod scans = %d, want 1", scans())
+	}
+	if st, _ := r.a.Status(); len(st.OfflinePods) != 2 {
+		t.Errorf("offline pods between scans = %d, want the 2 of the last scan", len(st.OfflinePods))
+	}
+	r.clock.Step(time.Second)
+	r.a.memoryTick(ctx)
+	if scans() != 2 {
+		t.Fatalf("after the pod scan interval: pod scans = %d, want 2", scans())
+	}
+	// Memory above the evict watermark needs the pods at once.
+	r.full.mu.Lock()
+	r.full.obs.Memory.Online = 10 * gib
+	r.full.mu.Unlock()
+	r.clock.Step(time.Second)
+	r.a.memoryTick(ctx)
+	if scans() != 3 {
+		t.Fatalf("under memory pressure: pod scans = %d, want 3", scans())
+	}
+	if len(r.evict.got) != 1 {
+		t.Errorf("evictions under pressure = %v, want one", r.evict.got)
 	}
 }

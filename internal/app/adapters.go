@@ -29,6 +29,14 @@ func (a fullAdapter) Sample() (agent.Observation, error) {
 	return observation(o), nil
 }
 
+func (a fullAdapter) SampleNode() (agent.Observation, error) {
+	o, err := a.s.SampleNode()
+	if err != nil {
+		return agent.Observation{}, err
+	}
+	return observation(o), nil
+}
+
 func observation(o sampler.Observation) agent.Observation {
 	out := agent.Observation{
 		Time:                   o.Time,
