@@ -25,7 +25,8 @@ import (
 // the node's capacity stays 0. So Run watches the directory: when
 // kubelet.sock is created anew, or our socket is removed, it stops serving,
 // serves on a fresh socket and registers again (within milliseconds of the
-// event). A failed start is retried with a doubling backoff, and never leaves
+// event, or after the first backoff step if the kubelet is not listening
+// yet). A failed start is retried with a doubling backoff, and never leaves
 // a server running unregistered. Run returns an error only when it cannot
 // watch the directory.
 func (p *Plugin) Run(ctx context.Context) (err error) {
@@ -106,6 +107,13 @@ func (p *Plugin) Run(ctx context.Context) (err error) {
 				p.logger.Info("serving and registering again", "reason", reason)
 				stop(reason)
 				attempt = true
+				if reason == reasonKubeletCreated {
+					// A new kubelet: the socket file exists from bind(2) on,
+					// but connecting fails until listen(2), so the first
+					// attempt may fail. Retry soon, whatever the backoff
+					// had grown to while the kubelet was away.
+					backoff = p.backoffInitial
+				}
 			}
 		case werr, ok := <-w.Errors:
 			if !ok {
@@ -120,6 +128,12 @@ func (p *Plugin) Run(ctx context.Context) (err error) {
 	}
 }
 
+// Reasons to serve and register again.
+const (
+	reasonKubeletCreated = "kubelet socket created"
+	reasonSocketRemoved  = "plugin socket removed"
+)
+
 // restartReason says why ev calls for serving and registering again, or ""
 // when it does not. Our own socket's removal and creation (by stop and
 // serve) come back as events too; comparing files tells them apart.
@@ -132,7 +146,7 @@ func (p *Plugin) restartReason(ev fsnotify.Event, sess *session) string {
 		if sess != nil && sameFile(p.kubeletSocketPath, sess.kubelet) {
 			return "" // the kubelet we registered with
 		}
-		return "kubelet socket created"
+		return reasonKubeletCreated
 	case p.socketPath:
 		if sess == nil || !ev.Has(fsnotify.Remove|fsnotify.Rename) {
 			return ""
@@ -140,7 +154,7 @@ func (p *Plugin) restartReason(ev fsnotify.Event, sess *session) string {
 		if sameFile(p.socketPath, sess.socket) {
 			return "" // an older socket of ours
 		}
-		return "plugin socket removed"
+		return reasonSocketRemoved
 	}
 	return ""
 }
