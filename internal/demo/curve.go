@@ -49,18 +49,31 @@ func DayCurve(s trace.Series, dayIndex, smoothWindow int) (Curve, error) {
 	if len(vals) < 2 {
 		return Curve{}, fmt.Errorf("day curve: day %d has %d samples, want at least 2", dayIndex, len(vals))
 	}
+	// Scaled to the raw peak before smoothing, so the moving average's sums
+	// cannot overflow, and to the smoothed peak after.
+	if err := scaleToPeak(vals); err != nil {
+		return Curve{}, fmt.Errorf("day curve: day %d: %w", dayIndex, err)
+	}
 	vals = movingAverage(vals, max(smoothWindow, 1))
+	if err := scaleToPeak(vals); err != nil {
+		return Curve{}, fmt.Errorf("day curve: day %d: %w", dayIndex, err)
+	}
+	return Curve{Points: vals}, nil
+}
+
+// scaleToPeak divides vals by their largest value, which must be positive.
+func scaleToPeak(vals []float64) error {
 	var peak float64
 	for _, v := range vals {
 		peak = max(peak, v)
 	}
-	if peak <= 0 {
-		return Curve{}, fmt.Errorf("day curve: day %d peaks at %g, want above 0", dayIndex, peak)
+	if !(peak > 0) {
+		return fmt.Errorf("peaks at %g, want above 0", peak)
 	}
 	for i := range vals {
 		vals[i] /= peak
 	}
-	return Curve{Points: vals}, nil
+	return nil
 }
 
 // movingAverage returns the centred moving average of vals over window

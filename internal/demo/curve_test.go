@@ -125,3 +125,36 @@ func TestDayCurveRealTrace(t *testing.T) {
 		t.Errorf("trough = %v, want a daily swing below 0.6 of the peak", lo)
 	}
 }
+
+// FuzzDayCurve feeds trace text through trace.Parse into DayCurve and
+// checks the curve's invariants: no panic, points within 0–1 with a peak of
+// exactly 1, and At within 0–1 anywhere.
+func FuzzDayCurve(f *testing.F) {
+	f.Add("timestamp_s,value\n0,1\n60,3\n120,2\n", 0, 1, 0.5)
+	f.Add("timestamp_s,value\n0,1\n86400,2\n86460,4\n", 1, 3, 0.99)
+	f.Add("timestamp_s,cpu_util\n0,0\n300,0\n", 0, 1, 0.0)
+	f.Add("timestamp_s,value\n0,1e308\n60,1e308\n", 0, 2, 1.5)
+	f.Fuzz(func(t *testing.T, text string, dayIndex, smooth int, frac float64) {
+		s, err := trace.Parse(strings.NewReader(text))
+		if err != nil {
+			return
+		}
+		c, err := DayCurve(s, dayIndex%4, smooth%100)
+		if err != nil {
+			return
+		}
+		peak := 0.0
+		for i, p := range c.Points {
+			if math.IsNaN(p) || p < 0 || p > 1 {
+				t.Fatalf("point %d = %v, want within 0–1", i, p)
+			}
+			peak = max(peak, p)
+		}
+		if peak != 1 {
+			t.Errorf("peak = %v, want 1", peak)
+		}
+		if v := c.At(frac); !math.IsNaN(frac) && (math.IsNaN(v) || v < 0 || v > 1) {
+			t.Errorf("At(%v) = %v, want within 0–1", frac, v)
+		}
+	})
+}
