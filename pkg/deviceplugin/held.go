@@ -8,9 +8,6 @@ import (
 	podresourcesv1 "k8s.io/kubelet/pkg/apis/podresources/v1"
 )
 
-// DefaultPodResourcesSocket is where the kubelet serves its PodResources API.
-const DefaultPodResourcesSocket = "/var/lib/kubelet/pod-resources/kubelet.sock"
-
 // podResourcesMaxMsgBytes is the kubelet's own limit for PodResources
 // responses (podresources.DefaultMaxMsgSize); a node full of offline pods
 // lists many device IDs.
@@ -73,7 +70,7 @@ type HeldSource struct {
 }
 
 // NewHeldSource returns a source for resourceNames reading the PodResources
-// API at socketPath (DefaultPodResourcesSocket on a usual node). Close it
+// API at socketPath (the agent's --pod-resources-socket). Close it
 // when done.
 func NewHeldSource(socketPath string, resourceNames []string) (*HeldSource, error) {
 	conn, err := dialUnix(socketPath, grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(podResourcesMaxMsgBytes)))

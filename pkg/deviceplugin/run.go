@@ -245,7 +245,7 @@ func (p *Plugin) checkServing(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
+	defer closeClient(conn)
 	if _, err := pluginapi.NewDevicePluginClient(conn).GetDevicePluginOptions(ctx, &pluginapi.Empty{}, grpc.WaitForReady(true)); err != nil {
 		return fmt.Errorf("check own socket: %w", err)
 	}
@@ -265,7 +265,7 @@ func (p *Plugin) register(ctx context.Context) (os.FileInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer conn.Close()
+	defer closeClient(conn)
 	_, err = pluginapi.NewRegistrationClient(conn).Register(ctx, &pluginapi.RegisterRequest{
 		Version:      pluginapi.Version,
 		Endpoint:     filepath.Base(p.socketPath),
@@ -276,6 +276,12 @@ func (p *Plugin) register(ctx context.Context) (os.FileInfo, error) {
 		return nil, fmt.Errorf("register at %s: %w", p.kubeletSocketPath, err)
 	}
 	return fi, nil
+}
+
+// closeClient closes a connection made for one call. It fails only when
+// already closed, and the call's result is what counts.
+func closeClient(conn *grpc.ClientConn) {
+	_ = conn.Close()
 }
 
 // dialUnix returns a gRPC client of the unix socket at path; it connects on
