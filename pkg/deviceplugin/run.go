@@ -29,6 +29,9 @@ import (
 // yet). A failed start is retried with a doubling backoff, and never leaves
 // a server running unregistered. Run returns an error only when it cannot
 // watch the directory.
+//
+// Set the held devices and the amount before Run, so that a restarted agent
+// does not register a list without the devices running pods hold.
 func (p *Plugin) Run(ctx context.Context) (err error) {
 	if !p.running.CompareAndSwap(false, true) {
 		return errors.New("device plugin: Run called twice")
