@@ -106,6 +106,7 @@ func WriteReport(w io.Writer, samples []Sample, capacityCores float64) error {
 		p.Title.Text = pn.title
 		p.Y.Label.Text = pn.unit
 		p.Y.Min = 0
+		p.X.Min = 0
 		if i == len(panels)-1 {
 			p.X.Label.Text = "seconds since start"
 		}
