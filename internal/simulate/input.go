@@ -61,6 +61,9 @@ func ReadTrace(r io.Reader, name string, m Mapping) (Trace, error) {
 			return Trace{}, fmt.Errorf("trace %s: all values are 0, a peak fraction cannot scale it", name)
 		}
 		scale = m.PeakFraction * m.Capacity / peak
+		if math.IsInf(scale, 0) {
+			return Trace{}, fmt.Errorf("trace %s: peak %v too small to scale", name, peak)
+		}
 	}
 	out := make([]predict.Sample, len(s.Samples))
 	for i, x := range s.Samples {

@@ -15,7 +15,7 @@ import (
 // Report size: 12 inches wide, panelHeightInches per trace, at 100 dpi.
 const (
 	reportWidthInches = 12
-	panelHeightInches = 3
+	panelHeightInches = 3.5
 	reportDPI         = 100
 	// plotPoints is the most points a line gets; longer replays are
 	// bucketed (online: the bucket's maximum; lent: its minimum, so the plot
@@ -52,7 +52,7 @@ func WriteReport(w io.Writer, sum Summary, traces []Trace, tracks []map[string]*
 	plots := make([][]*plot.Plot, len(traces))
 	for t, tr := range traces {
 		p := plot.New()
-		p.Title.Text = fmt.Sprintf("%s (%s, online at the bottom, lent above; violation markers below 0)", tr.Name, sum.Resource)
+		p.Title.Text = fmt.Sprintf("%s (%s): online usage, what each predictor lent at its knob; marks under 0: violations and evictions", tr.Name, sum.Resource)
 		p.Y.Label.Text = unit
 		p.X.Label.Text = "days since start"
 		p.Legend.Top = true
@@ -117,12 +117,13 @@ func WriteReport(w io.Writer, sum Summary, traces []Trace, tracks []map[string]*
 			}
 		}
 		p.Y.Min = -yMax * 0.04 * float64(len(plotted)+1)
-		p.Y.Max = yMax * (1.25 + 0.07*float64(len(plotted)))
+		// Head room above the data for the legend in the top left corner.
+		p.Y.Max = yMax * (1.3 + 0.12*float64(len(plotted)+2))
 		plots[t] = []*plot.Plot{p}
 	}
 
 	img := vgimg.NewWith(
-		vgimg.UseWH(reportWidthInches*vg.Inch, vg.Length(panelHeightInches*len(traces))*vg.Inch),
+		vgimg.UseWH(reportWidthInches*vg.Inch, vg.Length(panelHeightInches*float64(len(traces)))*vg.Inch),
 		vgimg.UseDPI(reportDPI),
 		vgimg.UseBackgroundColor(color.White),
 	)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strconv"
 
 	"github.com/bigbox-dev/bigbox/pkg/predict"
 	"github.com/bigbox-dev/bigbox/pkg/qos"
@@ -231,21 +232,24 @@ func (s Summary) WriteJSON(w io.Writer) error {
 func (s Summary) WriteTable(w io.Writer) error {
 	ew := &errWriter{w: w}
 	ew.printf("%s, capacity %g, horizon %gs, reclaim watermark %g%%\n", s.Resource, s.Capacity, s.HorizonSeconds, s.Policy.ReclaimWatermarkPercent)
-	ew.printf("%-36s %-20s %10s %10s %10s %10s %9s\n", "trace", "predictor", "at_1pct", "at_5pct", "reclaimed", "violation", "slack_1%")
-	row := func(trace, pred string, at1, at5, rec, viol float64, sl *Slack) {
-		slk := "-"
+	ew.printf("%-36s %-20s %10s %10s %10s %10s %9s %9s\n", "trace", "predictor", "at_1pct", "at_5pct", "reclaimed", "violation", "slack_1%", "evictions")
+	row := func(trace, pred string, at1, at5, rec, viol float64, sl *Slack, ev *int) {
+		slk, evs := "-", "-"
 		if sl != nil {
 			slk = fmt.Sprintf("%.3f", sl.At1Pct)
 		}
-		ew.printf("%-36s %-20s %10.4f %10.4f %10.4f %10.4f %9s\n", trace, pred, at1, at5, rec, viol, slk)
+		if ev != nil {
+			evs = strconv.Itoa(*ev)
+		}
+		ew.printf("%-36s %-20s %10.4f %10.4f %10.4f %10.4f %9s %9s\n", trace, pred, at1, at5, rec, viol, slk, evs)
 	}
 	for _, t := range s.Traces {
 		for _, p := range t.Predictors {
-			row(t.Trace, p.Predictor, p.ReclaimedAt1Pct, p.ReclaimedAt5Pct, p.ReclaimedFraction, p.ViolationRate, p.SlackVsOracle)
+			row(t.Trace, p.Predictor, p.ReclaimedAt1Pct, p.ReclaimedAt5Pct, p.ReclaimedFraction, p.ViolationRate, p.SlackVsOracle, p.Evictions)
 		}
 	}
 	for _, m := range s.Mean {
-		row("mean", m.Predictor, m.ReclaimedAt1Pct, m.ReclaimedAt5Pct, m.ReclaimedFraction, m.ViolationRate, m.SlackVsOracle)
+		row("mean", m.Predictor, m.ReclaimedAt1Pct, m.ReclaimedAt5Pct, m.ReclaimedFraction, m.ViolationRate, m.SlackVsOracle, m.Evictions)
 	}
 	if s.DefaultVsStaticAt1Pct > 0 && !math.IsInf(s.DefaultVsStaticAt1Pct, 0) {
 		ew.printf("default/static reclaimed at 1%% violations: %.3f\n", s.DefaultVsStaticAt1Pct)
