@@ -71,8 +71,10 @@ func TestDecide(t *testing.T) {
 		check   func(t *testing.T, st qos.State)
 	}{
 		{
-			name:    "first call lends nothing yet and holds the floor",
-			wantBox: minBox,
+			name: "first call lends nothing new yet and keeps offline's memory",
+			// The memory limit stays at offline usage (2 GiB): raw leaves
+			// room for it, and squeezing it would OOM-kill offline work.
+			wantBox: func() qos.BigBox { b := minBox; b.MemoryLimitBytes = 2 * gib; return b }(),
 			why:     "rise pending 0s of 10s",
 			check: func(t *testing.T, st qos.State) {
 				if !st.CPU.RiseSince.Equal(t0) || !st.Memory.RiseSince.Equal(t0) {
@@ -150,9 +152,10 @@ func TestDecide(t *testing.T) {
 				return s
 			}(),
 			wantCPU: 1, wantMem: gib,
+			// memory limit: offline usage (2 GiB), above the 1 GiB lent
 			wantBox: qos.BigBox{
 				CPUQuotaMicros: 100000, CPUPeriodMicros: 100000, CPUWeight: 1,
-				CPUs: []int{3, 7}, MemoryLimitBytes: gib, OOMScoreAdj: 1000,
+				CPUs: []int{3, 7}, MemoryLimitBytes: 2 * gib, OOMScoreAdj: 1000,
 			},
 			phase: qos.WindowGrace,
 			why:   "time window grace",
@@ -181,9 +184,10 @@ func TestDecide(t *testing.T) {
 				return s
 			}(),
 			wantCPU: 1, wantMem: gib,
+			// memory limit: offline usage (2 GiB), above the 1 GiB lent
 			wantBox: qos.BigBox{
 				CPUQuotaMicros: 100000, CPUPeriodMicros: 100000, CPUWeight: 1,
-				CPUs: []int{3, 7}, MemoryLimitBytes: gib, OOMScoreAdj: 1000,
+				CPUs: []int{3, 7}, MemoryLimitBytes: 2 * gib, OOMScoreAdj: 1000,
 			},
 			cool: true,
 			why:  "eviction cooldown until 12:05:00",
@@ -241,9 +245,19 @@ func TestDecide(t *testing.T) {
 			advCPU:  2.8, advMem: 4.2 * gib,
 		},
 		{
+			name: "online needing the memory squeezes offline",
+			// raw memory 16 × 0.7 − 10 − 1 = 0.2 GiB < offline 2 GiB: the
+			// limit falls with raw, not held at offline usage.
+			input:   func(in *qos.Input) { in.Memory.Online = 10 * gib },
+			st:      lentState(),
+			wantCPU: 2.8, wantMem: 0.2 * gib,
+			wantBox: func() qos.BigBox { b := lentBox; b.MemoryLimitBytes = 214748364 /* ⌊0.2 GiB⌋ */; return b }(),
+			advCPU:  2.8, advMem: 0.2 * gib,
+		},
+		{
 			name:    "tiny floor still gives the kernel's least quota",
 			policy:  func(p *qos.Policy) { p.CPU.MinLimit = 0 },
-			wantBox: func() qos.BigBox { b := minBox; b.CPUQuotaMicros = 1000; return b }(),
+			wantBox: func() qos.BigBox { b := minBox; b.CPUQuotaMicros, b.MemoryLimitBytes = 1000, 2*gib; return b }(),
 		},
 		{
 			name:    "NaN online usage lends nothing at once",

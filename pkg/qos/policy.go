@@ -168,6 +168,15 @@ func Decide(p Policy, in Input, st State) (Decision, State) {
 	period := periodMicros(p.CFSPeriod)
 	cpuLimit := max(lentCPU, nonNegative(p.CPU.MinLimit))
 	memLimit := max(lentMem, nonNegative(p.Memory.MinLimit))
+	if d.Phase != WindowClosed {
+		// The memory limit never squeezes what offline work already uses
+		// while online work leaves room for it: on v1 such a limit fails
+		// with EBUSY, on v2 it reclaims and OOM-kills offline work for
+		// nothing, e.g. after every agent restart (lent starts from zero).
+		// Hysteresis governs lending new memory, not taking back memory in
+		// use; when online work needs it, raw falls and so does the limit.
+		memLimit = max(memLimit, min(memBD.Raw, nonNegative(in.Memory.Offline)))
+	}
 	cpus := CPUSet(in.Topology, cpuLimit, in.CPUBusy, st.CPUs)
 	d.BigBox = BigBox{
 		CPUQuotaMicros:   max(saturatingInt64(cpuLimit*float64(period)), MinCFSQuotaMicros),
