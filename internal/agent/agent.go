@@ -165,6 +165,9 @@ type Agent struct {
 	savedCooldown time.Time
 	// lastPodScan is when the pods were last read.
 	lastPodScan time.Time
+	// cpuErr and memErr are the last apply errors, so a failure that
+	// repeats every tick is logged once (the metric counts every one).
+	cpuErr, memErr string
 
 	status atomic.Pointer[api.Status]
 }
@@ -310,9 +313,9 @@ func (a *Agent) cpuTick(ctx context.Context) {
 	}
 	a.markApplied()
 	changed, err := a.p.Exec.ApplyCPU(dec.BigBox)
+	a.logChange(&a.cpuErr, "apply cpu limits", err)
 	if err != nil {
 		a.m.tickErrors.WithLabelValues("cpu").Inc()
-		a.p.Logger.Warn("apply cpu limits", "err", err)
 		return
 	}
 	if changed && dec.BigBox.CPUQuotaMicros >= 0 && (prevQuota < 0 || dec.BigBox.CPUQuotaMicros < prevQuota) {
@@ -333,7 +336,8 @@ func (a *Agent) memoryTick(ctx context.Context) {
 	}
 	cfg := a.p.Config.Config()
 	now := a.p.Clock.Now()
-	if a.needPods(obs, cfg, now) {
+	scanned := a.needPods(obs, cfg, now)
+	if scanned {
 		full, err := a.p.Full.Sample()
 		if err != nil {
 			a.m.tickErrors.WithLabelValues("memory").Inc()
@@ -394,13 +398,19 @@ func (a *Agent) memoryTick(ctx context.Context) {
 	}
 	if !dec.Restore {
 		a.markApplied()
-		if _, err := a.p.Exec.ApplyMemory(dec.BigBox); err != nil {
+		_, err := a.p.Exec.ApplyMemory(dec.BigBox)
+		if err != nil {
 			a.m.tickErrors.WithLabelValues("memory").Inc()
-			a.p.Logger.Warn("apply memory limit", "err", err)
 		}
+		a.logChange(&a.memErr, "apply memory limit", err)
 	}
-	if err := a.p.Exec.SetOOMScoreAdj(dec.BigBox.OOMScoreAdj); err != nil {
-		a.p.Logger.Warn("set oom_score_adj", "err", err)
+	if scanned {
+		// The kubelet already gives BestEffort containers 1000; this
+		// catches processes started some other way, on the pod cadence
+		// since it walks every process of the big box.
+		if err := a.p.Exec.SetOOMScoreAdj(dec.BigBox.OOMScoreAdj); err != nil {
+			a.p.Logger.Warn("set oom_score_adj", "err", err)
+		}
 	}
 	a.evict(ctx, dec.Victims, obs, cfg)
 	a.publish(obs, cfg)
@@ -609,4 +619,25 @@ func quotaCores(d qos.Decision) float64 {
 func (a *Agent) Tick(ctx context.Context) {
 	a.memoryTick(ctx)
 	a.cpuTick(ctx)
+}
+
+// logChange logs err at Warn when it differs from the last one in *last,
+// and its clearing at Info; repeats go to Debug.
+func (a *Agent) logChange(last *string, msg string, err error) {
+	a.mu.Lock()
+	prev := *last
+	cur := ""
+	if err != nil {
+		cur = err.Error()
+	}
+	*last = cur
+	a.mu.Unlock()
+	switch {
+	case cur == prev && cur != "":
+		a.p.Logger.Debug(msg, "err", err)
+	case cur != "":
+		a.p.Logger.Warn(msg, "err", err)
+	case prev != "":
+		a.p.Logger.Info(msg+" works again", "after", prev)
+	}
 }
