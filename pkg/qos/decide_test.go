@@ -251,7 +251,7 @@ func TestDecide(t *testing.T) {
 			input:   func(in *qos.Input) { in.Memory.Online = 10 * gib },
 			st:      lentState(),
 			wantCPU: 2.8, wantMem: 0.2 * gib,
-			wantBox: func() qos.BigBox { b := lentBox; b.MemoryLimitBytes = 214748364 /* ⌊0.2 GiB⌋ */; return b }(),
+			wantBox: func() qos.BigBox { b := lentBox; b.MemoryLimitBytes = 214748364; /* ⌊0.2 GiB⌋ */ return b }(),
 			advCPU:  2.8, advMem: 0.2 * gib,
 		},
 		{
