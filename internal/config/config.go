@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -76,9 +77,9 @@ type ResourceSLO struct {
 	// minus this.
 	EvictReleasePercent *float64 `json:"evictReleasePercent,omitempty"`
 	// SystemReserved is the least system usage assumed.
-	SystemReserved *resource.Quantity `json:"systemReserved,omitempty"`
+	SystemReserved *Quantity `json:"systemReserved,omitempty"`
 	// MinLimit is the floor of the big box limit.
-	MinLimit *resource.Quantity `json:"minLimit,omitempty"`
+	MinLimit *Quantity `json:"minLimit,omitempty"`
 	// DeadbandPercent: changes of the lent amount smaller than this share of
 	// capacity are not made.
 	DeadbandPercent *float64 `json:"deadbandPercent,omitempty"`
@@ -105,7 +106,7 @@ type Units struct {
 	CPUMilli *int64 `json:"cpuMilli,omitempty"`
 	// MemoryBytes is the size of one bigbox.dev/memory device (default
 	// "64Mi").
-	MemoryBytes *resource.Quantity `json:"memoryBytes,omitempty"`
+	MemoryBytes *Quantity `json:"memoryBytes,omitempty"`
 }
 
 // NodeOverride changes some fields for the nodes its selector matches.
@@ -119,6 +120,39 @@ type NodeOverride struct {
 	// list means always.
 	TimeWindows *[]TimeWindow `json:"timeWindows,omitempty"`
 }
+
+// Quantity is a resource.Quantity ("500m", 0.5, "1Gi") that refuses, before
+// parsing, the inputs on which resource.ParseQuantity spends minutes: a
+// decimal exponent like 1e-999999999 (rounding it to nanos computes 10 to
+// that power) or a thousand-digit mantissa.
+type Quantity struct{ resource.Quantity }
+
+// UnmarshalJSON reads a quantity from a JSON string or number.
+func (q *Quantity) UnmarshalJSON(b []byte) error {
+	s := string(bytes.TrimSpace(b))
+	if strings.HasPrefix(s, `"`) {
+		if err := json.Unmarshal(b, &s); err != nil {
+			return fmt.Errorf("%s is not a quantity: %w", b, err)
+		}
+	}
+	if len(s) > maxQuantityLen {
+		return fmt.Errorf("%.20q… is longer than %d characters, too long for a quantity", s, maxQuantityLen)
+	}
+	if i := strings.IndexAny(s, "eE"); i >= 0 {
+		if exp, err := strconv.Atoi(s[i+1:]); err == nil && (exp > maxQuantityExp || exp < -maxQuantityExp) {
+			return fmt.Errorf("%q has an exponent beyond ±%d", s, maxQuantityExp)
+		}
+	}
+	v, err := resource.ParseQuantity(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a quantity such as \"500m\", 2 or \"1Gi\"", s)
+	}
+	q.Quantity = v
+	return nil
+}
+
+// mustQuantity parses a constant quantity.
+func mustQuantity(s string) *Quantity { return &Quantity{resource.MustParse(s)} }
 
 // Duration is a time.Duration written as a Go duration string ("30s",
 // "10m", "1h30m").
@@ -175,6 +209,8 @@ const (
 	defaultUnitCPUMilli        = 100
 	defaultUnitMemoryBytes     = "64Mi"
 	versionHexLen              = 12
+	maxQuantityLen             = 64
+	maxQuantityExp             = 30
 	maxCPUCores                = 1_000_000
 	maxMemoryQuantity          = "1Ei"
 	maxUnitCPUMilli            = 1_000_000
@@ -198,8 +234,8 @@ func defaultResource(kind resourceKind) ResourceSLO {
 			ReclaimWatermarkPercent: ptr(float64(defaultCPUReclaimPercent)),
 			EvictWatermarkPercent:   ptr(float64(defaultCPUEvictPercent)),
 			EvictReleasePercent:     ptr(float64(defaultCPUReleasePercent)),
-			SystemReserved:          ptr(resource.MustParse(defaultCPUSystemReserved)),
-			MinLimit:                ptr(resource.MustParse(defaultCPUMinLimit)),
+			SystemReserved:          mustQuantity(defaultCPUSystemReserved),
+			MinLimit:                mustQuantity(defaultCPUMinLimit),
 			DeadbandPercent:         ptr(float64(defaultCPUDeadbandPercent)),
 			GrowAfter:               ptr(Duration(defaultCPUGrowAfter)),
 		}
@@ -208,8 +244,8 @@ func defaultResource(kind resourceKind) ResourceSLO {
 		ReclaimWatermarkPercent: ptr(float64(defaultMemReclaimPercent)),
 		EvictWatermarkPercent:   ptr(float64(defaultMemEvictPercent)),
 		EvictReleasePercent:     ptr(float64(defaultMemReleasePercent)),
-		SystemReserved:          ptr(resource.MustParse(defaultMemSystemReserved)),
-		MinLimit:                ptr(resource.MustParse(defaultMemMinLimit)),
+		SystemReserved:          mustQuantity(defaultMemSystemReserved),
+		MinLimit:                mustQuantity(defaultMemMinLimit),
 		DeadbandPercent:         ptr(float64(defaultMemDeadbandPercent)),
 		GrowAfter:               ptr(Duration(defaultMemGrowAfter)),
 	}
@@ -238,7 +274,7 @@ func (n *NodeSLO) setDefaults() {
 		n.Units.CPUMilli = ptr(int64(defaultUnitCPUMilli))
 	}
 	if n.Units.MemoryBytes == nil {
-		n.Units.MemoryBytes = ptr(resource.MustParse(defaultUnitMemoryBytes))
+		n.Units.MemoryBytes = mustQuantity(defaultUnitMemoryBytes)
 	}
 }
 

@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strings"
 
-	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/yaml"
 )
 
@@ -34,10 +33,7 @@ func locate(data []byte) []error {
 	return problems
 }
 
-var (
-	unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
-	quantityType    = reflect.TypeFor[resource.Quantity]()
-)
+var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
 
 // walk checks v against type t; path is where v is ("" for the document).
 func walk(t reflect.Type, v any, path string, problems *[]error) {
@@ -118,8 +114,6 @@ func leaf(t reflect.Type, v any, path string, problems *[]error) {
 	if err := json.Unmarshal(b, reflect.New(t).Interface()); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		switch {
-		case t == quantityType:
-			*problems = append(*problems, fmt.Errorf("%s: %s is not a quantity such as \"500m\", 2 or \"1Gi\"", where(path), b))
 		case errors.As(err, &typeErr):
 			*problems = append(*problems, fmt.Errorf("%s: expected %s, got %s", where(path), kindName(t), describe(v)))
 		default:

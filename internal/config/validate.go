@@ -118,7 +118,7 @@ func validatePercent(path string, v *float64) []error {
 func isPercent(v *float64) bool { return v != nil && *v >= 0 && *v <= 100 }
 
 // validateAmount checks a quantity of cores (cpu) or bytes (memory).
-func validateAmount(path string, kind resourceKind, q *resource.Quantity, positive bool) []error {
+func validateAmount(path string, kind resourceKind, q *Quantity, positive bool) []error {
 	if q == nil {
 		return nil
 	}
