@@ -15,14 +15,14 @@ func defaultPolicy() qos.Policy {
 		Enabled: true,
 		CPU: qos.ResourcePolicy{
 			ReclaimWatermarkPercent: 65, EvictWatermarkPercent: 90, EvictReleasePercent: 10,
-			SystemReserved: 0.25, MinLimit: 0.1, DeadbandPercent: 2, GrowAfter: 10 * time.Second,
+			SystemReserved: 0, MinLimit: 0.1, DeadbandPercent: 2, GrowAfter: 10 * time.Second,
 		},
 		Memory: qos.ResourcePolicy{
-			ReclaimWatermarkPercent: 70, EvictWatermarkPercent: 90, EvictReleasePercent: 5,
-			SystemReserved: 256 << 20, MinLimit: 128 << 20, DeadbandPercent: 1, GrowAfter: 30 * time.Second,
+			ReclaimWatermarkPercent: 70, EvictWatermarkPercent: 90, EvictReleasePercent: 10,
+			SystemReserved: 0, MinLimit: 64 << 20, DeadbandPercent: 1, GrowAfter: 60 * time.Second,
 		},
 		EvictionCooldown: 10 * time.Minute,
-		CPUEvictAfter:    30 * time.Second,
+		CPUEvictAfter:    10 * time.Second,
 		CFSPeriod:        100 * time.Millisecond,
 	}
 }
