@@ -1,6 +1,7 @@
 package simulate
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -125,10 +126,21 @@ func Command(ctx context.Context, args []string, env Env) error {
 	loaded := make([]Trace, 0, len(traces))
 	for _, path := range traces {
 		tr, err := loadTrace(path, m)
+		if errors.Is(err, errNotTrace) {
+			// A folder of traces may hold other CSV files (a manifest):
+			// `DIR/*.csv` should still work.
+			if _, err := fmt.Fprintf(env.Stderr, "skipped %s: %v\n", path, err); err != nil {
+				return fmt.Errorf("simulate: %w", err)
+			}
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("simulate: %w", err)
 		}
 		loaded = append(loaded, tr)
+	}
+	if len(loaded) == 0 {
+		return errors.New("simulate: none of the files is a trace")
 	}
 
 	opts := Options{Node: n, Traces: loaded, Predictors: names, Knobs: knobOf, Tracked: plotted, Workers: *workers}
@@ -202,14 +214,21 @@ func parseKnobs(vals []string, names []string) (map[string]float64, error) {
 	return out, nil
 }
 
+// errNotTrace marks a file whose header is not a trace's at all.
+var errNotTrace = errors.New("not a trace: its header does not start with timestamp_s")
+
 // loadTrace reads one trace file; its name is the file name without ".csv".
+// A file whose first line does not start with "timestamp_s," is errNotTrace;
+// any other problem of a trace is an error naming the line.
 func loadTrace(path string, m Mapping) (Trace, error) {
-	f, err := os.Open(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return Trace{}, fmt.Errorf("open trace: %w", err)
 	}
-	defer f.Close()
-	return ReadTrace(f, strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)), m)
+	if !bytes.HasPrefix(data, []byte("timestamp_s,")) {
+		return Trace{}, errNotTrace
+	}
+	return ReadTrace(bytes.NewReader(data), strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)), m)
 }
 
 // writeFile writes path with write, reporting the close error too.

@@ -224,10 +224,14 @@ func TestCommand(t *testing.T) {
 	dir := t.TempDir()
 	a := writeTraceFile(t, dir, "a.csv", 1)
 	b := writeTraceFile(t, dir, "b.csv", 2)
+	manifest := filepath.Join(dir, "manifest.csv")
+	if err := os.WriteFile(manifest, []byte("file,source\na.csv,test\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	out := filepath.Join(dir, "out")
 	var stdout, stderr bytes.Buffer
 	env := Env{Stdout: &stdout, Stderr: &stderr, Clock: clocktesting.NewFakePassiveClock(t0)}
-	args := []string{"--out", out, "--predictor", "default,static,oracle", "--knob", "0.1", "--knob", "oracle=0.02", "--progress", "--trace", a, b}
+	args := []string{"--out", out, "--predictor", "default,static,oracle", "--knob", "0.1", "--knob", "oracle=0.02", "--progress", "--trace", a, b, manifest}
 	if err := Command(context.Background(), args, env); err != nil {
 		t.Fatalf("Command() error = %v; stderr %s", err, stderr.String())
 	}
@@ -264,6 +268,9 @@ func TestCommand(t *testing.T) {
 	if !strings.Contains(stdout.String(), "default/static reclaimed at 1% violations") {
 		t.Errorf("stdout lacks the ratio:\n%s", stdout.String())
 	}
+	if !strings.Contains(stderr.String(), "skipped "+manifest+": not a trace") {
+		t.Errorf("stderr does not name the skipped manifest:\n%s", stderr.String())
+	}
 	if !strings.Contains(stderr.String(), "100%") || !strings.Contains(stderr.String(), "steps/s") {
 		t.Errorf("stderr lacks the bar or the throughput:\n%s", stderr.String())
 	}
@@ -292,6 +299,7 @@ func TestCommandErrors(t *testing.T) {
 		{"plot not run", []string{"--out", out, "--predictor", "static", "--plot", "default", a}, "not run"},
 		{"resource", []string{"--out", out, "--resource", "disk", a}, "resource"},
 		{"missing file", []string{"--out", out, filepath.Join(dir, "none.csv")}, "open trace"},
+		{"only non-traces", []string{"--out", out, bad}, "none of the files is a trace"},
 		{"invalid config", []string{"--out", out, "--config", bad, a}, "reclaimWatermarkPercent"},
 	}
 	for _, tc := range tests {
