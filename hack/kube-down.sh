@@ -24,15 +24,20 @@ ctr_() { ctr --address "${CONTAINERD_SOCK}" -n k8s.io "$@"; }
 # outlive containerd, so every task and container goes through ctr first.
 remove_containers() {
 	running containerd >/dev/null || return 0
-	local id
+	local id out i
 	for id in $(ctr_ tasks ls -q 2>/dev/null); do
-		ctr_ tasks kill -s SIGKILL "${id}" >/dev/null 2>&1 || true
+		ctr_ tasks kill --all -s SIGKILL "${id}" >/dev/null 2>&1 || true
+	done
+	# A killed task is deleted only once it has stopped.
+	for ((i = 0; i < 100; i++)); do
+		ctr_ tasks ls 2>/dev/null | awk 'NR > 1 && $3 != "STOPPED" { found = 1 } END { exit !found }' || break
+		sleep 0.1
 	done
 	for id in $(ctr_ tasks ls -q 2>/dev/null); do
-		ctr_ tasks delete -f "${id}" >/dev/null 2>&1 || problem "cannot delete task ${id}"
+		out=$(ctr_ tasks delete -f "${id}" 2>&1) || problem "cannot delete task ${id}: ${out}"
 	done
 	for id in $(ctr_ containers ls -q 2>/dev/null); do
-		ctr_ containers delete "${id}" >/dev/null 2>&1 || problem "cannot delete container ${id}"
+		out=$(ctr_ containers delete "${id}" 2>&1) || problem "cannot delete container ${id}: ${out}"
 	done
 }
 
@@ -50,8 +55,10 @@ kill_shims() {
 # children first. rmdir refuses a cgroup that still has processes; those stay
 # and are reported.
 remove_cgroups() {
-	if pgrep -x kubelet >/dev/null; then
-		problem "another kubelet runs; not touching its kubepods cgroups"
+	local others
+	others=$(other_kubelets)
+	if [[ -n "${others}" ]]; then
+		problem "another kubelet runs (pid ${others//$'\n'/ }); not touching its kubepods cgroups"
 		return
 	fi
 	local top dir
@@ -117,6 +124,8 @@ main() {
 	# Symlinks the kubelet made to our pod logs (its directory is fixed).
 	if [[ -d /var/log/containers ]]; then
 		find /var/log/containers -maxdepth 1 -type l -lname "${RUN}/*" -delete
+		# Made by the kubelet; an empty one is nobody's.
+		rmdir /var/log/containers 2>/dev/null || true
 	fi
 	keep_logs
 

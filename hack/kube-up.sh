@@ -72,7 +72,15 @@ start() {
 	log "starting ${name}"
 	echo "=== $(date -Is) kube-up.sh starts: ${bin} $*" >>"${LOG_DIR}/${name}.log"
 	setsid "${bin}" "$@" </dev/null >>"${LOG_DIR}/${name}.log" 2>&1 &
-	echo "$! $(realpath "${bin}")" >"${PID_DIR}/${name}.pid"
+	local pid=$! exe i
+	exe=$(realpath "${bin}")
+	echo "${pid} ${exe}" >"${PID_DIR}/${name}.pid"
+	# Until setsid has exec'd the binary, running() would take it for gone.
+	for ((i = 0; i < 50; i++)); do
+		[[ "$(readlink "/proc/${pid}/exe" 2>/dev/null)" == "${exe}" ]] && return
+		[[ -d "/proc/${pid}" ]] || return 0
+		sleep 0.02
+	done
 }
 
 # wait_for NAME WHAT CMD...: polls CMD until it succeeds; fails with the end
@@ -251,9 +259,9 @@ start_scheduler() {
 
 # prepare_kubelet_root: the kubelet root must be ours: made here, or empty.
 prepare_kubelet_root() {
-	if pgrep -x kubelet >/dev/null && ! running kubelet >/dev/null; then
-		die "another kubelet runs on this machine (pid $(pgrep -x kubelet | tr '\n' ' ')); stop it first"
-	fi
+	local others
+	others=$(other_kubelets)
+	[[ -z "${others}" ]] || die "another kubelet runs on this machine (pid ${others//$'\n'/ }); stop it first"
 	if [[ -d "${KUBELET_ROOT}" && ! -e "${KUBELET_ROOT_MARK}" ]]; then
 		[[ -z "$(ls -A "${KUBELET_ROOT}")" ]] ||
 			die "${KUBELET_ROOT} exists and was not made by kube-up.sh; move it away or set KUBELET_ROOT"
@@ -297,7 +305,7 @@ failSwapOn: false
 # cgroup v1 is deprecated; without this the kubelet refuses to start on it.
 failCgroupV1: false
 nodeStatusUpdateFrequency: 2s
-podLogsDirectory: ${RUN}/pod-logs
+podLogsDir: ${RUN}/pod-logs
 # A shared developer disk is often fuller than the defaults allow.
 evictionHard:
   memory.available: 100Mi

@@ -73,6 +73,19 @@ running() {
 	echo "${pid}"
 }
 
+# other_kubelets: PIDs of live kubelet processes that are not the recorded
+# one (zombies of ours waiting to be reaped do not count).
+other_kubelets() {
+	local ours pid state
+	ours=$(running kubelet || true)
+	for pid in $(pgrep -x kubelet || true); do
+		[[ "${pid}" == "${ours}" ]] && continue
+		state=$(awk '{ print $3 }' "/proc/${pid}/stat" 2>/dev/null || true)
+		[[ -n "${state}" && "${state}" != Z ]] && echo "${pid}"
+	done
+	return 0
+}
+
 # stop NAME [TIMEOUT_S]: SIGTERM to the recorded process, SIGKILL after the
 # timeout; removes the PID file. Does nothing when NAME is not running.
 stop() {
