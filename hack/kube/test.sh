@@ -34,6 +34,6 @@ log "kube-up took $((SECONDS - up_start)) s"
 cd "${repo}"
 test_start=${SECONDS}
 rc=0
-go test -tags integration -count=1 -timeout 10m "$@" ./test/integration/... || rc=$?
+go test -tags integration -count=1 -timeout 10m ./test/integration/... "$@" || rc=$?
 log "integration tests took $((SECONDS - test_start)) s (exit ${rc})"
 exit "${rc}"

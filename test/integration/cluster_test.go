@@ -72,18 +72,7 @@ func TestBestEffortPodEviction(t *testing.T) {
 	ctx := testContext(t, 4*podTimeout)
 	pods := c.client.CoreV1().Pods(metav1.NamespaceDefault)
 
-	pod, err := pods.Create(ctx, bestEffortPod(t, c), metav1.CreateOptions{})
-	if err != nil {
-		t.Fatalf("create pod: %v", err)
-	}
-	t.Cleanup(func() { deletePod(t, c, pod.Name) })
-
-	pod = waitForPod(t, c, pod.Name, "Ready", func(p *corev1.Pod) (bool, error) {
-		if p.Status.Phase == corev1.PodFailed || p.Status.Phase == corev1.PodSucceeded {
-			return false, fmt.Errorf("pod ended in phase %s: %s", p.Status.Phase, p.Status.Message)
-		}
-		return podCondition(p, corev1.PodReady) == corev1.ConditionTrue, nil
-	})
+	pod := runPod(t, c, bestEffortPod(t, c))
 	if pod.Status.QOSClass != corev1.PodQOSBestEffort {
 		t.Errorf("pod QoS class = %q, want %q", pod.Status.QOSClass, corev1.PodQOSBestEffort)
 	}
@@ -97,7 +86,7 @@ func TestBestEffortPodEviction(t *testing.T) {
 	if err := pods.EvictV1(ctx, eviction); err != nil {
 		t.Fatalf("evict pod %s: %v", pod.Name, err)
 	}
-	err = wait.PollUntilContextTimeout(ctx, pollInterval, podTimeout, true, func(ctx context.Context) (bool, error) {
+	err := wait.PollUntilContextTimeout(ctx, pollInterval, podTimeout, true, func(ctx context.Context) (bool, error) {
 		_, err := pods.Get(ctx, pod.Name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			return true, nil
@@ -118,6 +107,36 @@ func TestBestEffortPodEviction(t *testing.T) {
 	if err != nil {
 		t.Errorf("cgroup %s of evicted pod still there after %v: %v", dir, podTimeout, err)
 	}
+}
+
+// TestSchedulerPlacesPod checks that kube-scheduler runs and the node takes
+// pods: kube-up.sh lifts the not-ready taint no controller-manager would.
+func TestSchedulerPlacesPod(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t)
+	pod := bestEffortPod(t, c)
+	pod.Spec.NodeName = ""
+	pod = runPod(t, c, pod)
+	if pod.Spec.NodeName != c.node {
+		t.Errorf("pod scheduled to node %q, want %q", pod.Spec.NodeName, c.node)
+	}
+}
+
+// runPod creates pod, deletes it in t.Cleanup and waits until it is Ready.
+func runPod(t *testing.T, c cluster, pod *corev1.Pod) *corev1.Pod {
+	t.Helper()
+	ctx := testContext(t, podTimeout)
+	created, err := c.client.CoreV1().Pods(pod.Namespace).Create(ctx, pod, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("create pod %s: %v", pod.Name, err)
+	}
+	t.Cleanup(func() { deletePod(t, c, created.Name) })
+	return waitForPod(t, c, created.Name, "Ready", func(p *corev1.Pod) (bool, error) {
+		if p.Status.Phase == corev1.PodFailed || p.Status.Phase == corev1.PodSucceeded {
+			return false, fmt.Errorf("pod ended in phase %s: %s", p.Status.Phase, p.Status.Message)
+		}
+		return podCondition(p, corev1.PodReady) == corev1.ConditionTrue, nil
+	})
 }
 
 // bestEffortPod is a pod of the local pause image that needs neither a
