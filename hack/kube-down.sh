@@ -82,7 +82,7 @@ restore_sysctls() {
 }
 
 keep_logs() {
-	[[ -d "${LOG_DIR}" ]] || return 0
+	[[ -d "${LOG_DIR}" && -n "$(ls -A "${LOG_DIR}")" ]] || return 0
 	local dest
 	dest=${BIGBOX_KUBE_KEEP}/$(date +%Y%m%d-%H%M%S)
 	mkdir -p "${dest}"

@@ -34,7 +34,7 @@ install_packages() {
 		[/usr/bin/containerd]=containerd [/usr/bin/ctr]=containerd
 		[/usr/sbin/runc]=runc [/usr/lib/cni/loopback]=containernetworking-plugins
 		[/usr/bin/openssl]=openssl [/usr/bin/curl]=curl [/usr/bin/jq]=jq
-		[/usr/bin/ss]=iproute2 [/usr/bin/findmnt]=util-linux
+		[/usr/bin/ss]=iproute2 [/usr/bin/findmnt]=util-linux [/usr/bin/pgrep]=procps
 	)
 	local -a missing=()
 	local f
@@ -44,7 +44,8 @@ install_packages() {
 	((${#missing[@]} > 0)) || return 0
 	mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
 	log "installing ${missing[*]} from Debian"
-	# No service may be started by the packages' scripts: ours runs with its own config.
+	# On a machine with systemd, Debian's containerd package also starts the
+	# system containerd (/run/containerd); ours runs beside it, untouched.
 	DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
 }
@@ -106,8 +107,7 @@ api() {
 	local method=$1 path=$2
 	shift 2
 	curl -sS --fail-with-body --max-time 10 --cacert "${PKI_DIR}/ca.crt" \
-		-H "Authorization: Bearer $(cat "${PKI_DIR}/admin.token")" \
-		-X "${method}" "$@" "${APISERVER_URL}${path}"
+		-H "@${PKI_DIR}/admin.header" -X "${method}" "$@" "${APISERVER_URL}${path}"
 }
 
 make_pki() {
@@ -139,7 +139,9 @@ make_pki() {
 		# token,user,uid,"groups"
 		echo "$(cat "${d}/admin.token"),bigbox-admin,bigbox-admin,\"system:masters\"" >"${d}/tokens.csv"
 	fi
-	chmod 600 "${d}"/*.key "${d}/admin.token" "${d}/tokens.csv"
+	# For curl -H @file: the token stays out of the process list.
+	echo "Authorization: Bearer $(cat "${d}/admin.token")" >"${d}/admin.header"
+	chmod 600 "${d}"/*.key "${d}/admin.token" "${d}/admin.header" "${d}/tokens.csv"
 
 	# One admin kubeconfig for the tests, the kubelet and the scheduler.
 	local tmp=${KUBECONFIG_FILE}.tmp
@@ -166,9 +168,20 @@ EOF
 	mv "${tmp}" "${KUBECONFIG_FILE}"
 }
 
+# check_free: before anything starts, the ports and the kubelet root of the
+# components that do not run yet must be free.
+check_free() {
+	running etcd >/dev/null || check_ports etcd "${ETCD_CLIENT_PORT}" "${ETCD_PEER_PORT}"
+	running kube-apiserver >/dev/null || check_ports kube-apiserver "${APISERVER_PORT}"
+	running kube-scheduler >/dev/null || check_ports kube-scheduler "${SCHEDULER_PORT}"
+	if ! running kubelet >/dev/null; then
+		check_ports kubelet "${KUBELET_PORT}" "${KUBELET_HEALTHZ_PORT}"
+		prepare_kubelet_root
+	fi
+}
+
 start_etcd() {
 	running etcd >/dev/null && return
-	check_ports etcd "${ETCD_CLIENT_PORT}" "${ETCD_PEER_PORT}"
 	local client=http://127.0.0.1:${ETCD_CLIENT_PORT} peer=http://127.0.0.1:${ETCD_PEER_PORT}
 	# --unsafe-no-fsync: a throw-away test store, and the disk is shared.
 	start etcd "${KUBE_BIN_DIR}/etcd" --name=bigbox --data-dir="${RUN}/etcd" \
@@ -179,7 +192,6 @@ start_etcd() {
 
 start_apiserver() {
 	running kube-apiserver >/dev/null && return
-	check_ports kube-apiserver "${APISERVER_PORT}"
 	local d=${PKI_DIR}
 	start kube-apiserver "${KUBE_BIN_DIR}/kube-apiserver" \
 		--etcd-servers="http://127.0.0.1:${ETCD_CLIENT_PORT}" \
@@ -251,7 +263,6 @@ import_pause() {
 
 start_scheduler() {
 	running kube-scheduler >/dev/null && return
-	check_ports kube-scheduler "${SCHEDULER_PORT}"
 	start kube-scheduler "${KUBE_BIN_DIR}/kube-scheduler" --kubeconfig="${KUBECONFIG_FILE}" \
 		--authentication-kubeconfig="${KUBECONFIG_FILE}" --authorization-kubeconfig="${KUBECONFIG_FILE}" \
 		--bind-address=127.0.0.1 --secure-port="${SCHEDULER_PORT}" --leader-elect=false
@@ -272,13 +283,13 @@ prepare_kubelet_root() {
 
 start_kubelet() {
 	running kubelet >/dev/null && return
-	check_ports kubelet "${KUBELET_PORT}" "${KUBELET_HEALTHZ_PORT}"
-	prepare_kubelet_root
 	# The kubelet overwrites these host sysctls; kube-down.sh puts them back.
 	if [[ ! -f "${RUN}/sysctl.saved" ]]; then
 		local k
 		for k in "${KUBELET_SYSCTLS[@]}"; do
-			[[ -r "/proc/sys/${k}" ]] && echo "${k} $(cat "/proc/sys/${k}")"
+			if [[ -r "/proc/sys/${k}" ]]; then
+				echo "${k} $(cat "/proc/sys/${k}")"
+			fi
 		done >"${RUN}/sysctl.saved"
 	fi
 	mkdir -p "${RUN}/kubelet" "${RUN}/pod-logs"
@@ -340,7 +351,7 @@ untaint_node() {
 ensure_default_sa() {
 	local code
 	code=$(curl -sS -o "${RUN}/default-sa.json" -w '%{http_code}' --max-time 10 --cacert "${PKI_DIR}/ca.crt" \
-		-H "Authorization: Bearer $(cat "${PKI_DIR}/admin.token")" -H 'Content-Type: application/json' \
+		-H "@${PKI_DIR}/admin.header" -H 'Content-Type: application/json' \
 		-d '{"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}}' \
 		"${APISERVER_URL}/api/v1/namespaces/default/serviceaccounts")
 	# 201 Created, or 409 AlreadyExists on a second run.
@@ -355,6 +366,7 @@ main() {
 	install_packages
 	mkdir -p "${PID_DIR}" "${LOG_DIR}"
 
+	check_free
 	make_pki
 	start_etcd
 	wait_for etcd "etcd health" curl -sf --max-time 2 "http://127.0.0.1:${ETCD_CLIENT_PORT}/health"

@@ -65,19 +65,38 @@ build_helm() {
 		return
 	fi
 	log "installing helm ${HELM_VERSION} into ${HELM_BIN_DIR} (cold: ~2.5 min)"
+	# The ldflags of helm's own Makefile: without them `helm version` says
+	# v3.22 and `helm template`/`helm lint` assume Kubernetes 1.20. The
+	# Kubernetes version is that of the k8s.io/client-go helm is built with.
+	local dir client minor
+	dir=$(cd / && go mod download -json "helm.sh/helm/v3@${HELM_VERSION}" |
+		sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+	client=$(awk '$1 == "k8s.io/client-go" { print $2; exit }' "${dir}/go.mod")
+	[[ "${client}" =~ ^v0\.([0-9]+)\. ]] || die "no k8s.io/client-go v0.x in ${dir}/go.mod"
+	minor=${BASH_REMATCH[1]}
+	local h=helm.sh/helm/v3
+	local ldflags="-s -w -X ${h}/internal/version.version=${HELM_VERSION} -X ${h}/internal/version.gitTreeState=clean"
+	ldflags+=" -X ${h}/pkg/lint/rules.k8sVersionMajor=1 -X ${h}/pkg/lint/rules.k8sVersionMinor=${minor}"
+	ldflags+=" -X ${h}/pkg/chartutil.k8sVersionMajor=1 -X ${h}/pkg/chartutil.k8sVersionMinor=${minor}"
 	mkdir -p "${HELM_BIN_DIR}"
 	# Outside the bigbox module, so that its go.mod is neither read nor changed.
-	(cd / && GOBIN="${HELM_BIN_DIR}" nice -n 19 go install -trimpath "helm.sh/helm/v3/cmd/helm@${HELM_VERSION}")
+	(cd / && GOBIN="${HELM_BIN_DIR}" nice -n 19 go install -trimpath -ldflags "${ldflags}" \
+		"${h}/cmd/helm@${HELM_VERSION}")
 }
 
 main() {
 	mkdir -p "${BIGBOX_CACHE}"
-	# One build at a time: a second kube-up waits for the first one's build.
-	exec 9>"${BIGBOX_CACHE}/.build.lock"
-	flock 9
+	# One build of each at a time: a second kube-up waits for the first one's
+	# build, then finds the binaries.
+	exec 8>"${KUBE_BIN_DIR}.lock"
+	flock 8
 	build_kube
+	exec 8>&-
 	if [[ "${KUBE_UP_HELM:-0}" == 1 ]]; then
+		exec 9>"${HELM_BIN_DIR}.lock"
+		flock 9
 		build_helm
+		exec 9>&-
 	fi
 }
 
