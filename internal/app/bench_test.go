@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/utils/clock"
@@ -18,7 +19,7 @@ import (
 
 // newFakeAgent wires the real sampler, executor and agent on a fake cgroup
 // tree with the given pods and this machine's /proc and /sys.
-func newFakeAgent(tb testing.TB, version, pods int) *agent.Agent {
+func newFakeAgent(tb testing.TB, version, pods int, podScan time.Duration) *agent.Agent {
 	tb.Helper()
 	root := tb.TempDir()
 	if err := faketree.Write(root, faketree.Spec{Version: version, OnlinePods: pods / 10, OfflinePods: pods - pods/10, CPUs: 2}); err != nil {
@@ -50,7 +51,7 @@ func newFakeAgent(tb testing.TB, version, pods int) *agent.Agent {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	a, err := agent.New(agent.Options{}, agent.Parts{
+	a, err := agent.New(agent.Options{PodScanInterval: podScan}, agent.Parts{
 		Config: cfg, CPU: cpuAdapter{smp}, Full: fullAdapter{smp}, Exec: exec,
 		Evictor: agent.NewCgroupKiller(cg), Clock: clk, Logger: logger,
 	}, reg)
@@ -60,20 +61,28 @@ func newFakeAgent(tb testing.TB, version, pods int) *agent.Agent {
 	return a
 }
 
-// BenchmarkTick is one full sampling and control tick (pod scan, memory and
-// CPU decisions, cgroup writes skipped when unchanged) on fake trees.
+// BenchmarkTick is one sampling and control tick (node scan, memory and
+// CPU decisions, cgroup writes skipped when unchanged) on fake trees: with a
+// pod scan in every tick (scan=pods, what a tick under pressure costs and
+// what the agent does every 10s) and without (scan=node, the other 9 of 10
+// ticks when the node is calm).
 func BenchmarkTick(b *testing.B) {
 	for _, v := range []int{1, 2} {
 		for _, pods := range []int{10, 200, 1000} {
-			b.Run(fmt.Sprintf("v%d/pods=%d", v, pods), func(b *testing.B) {
-				a := newFakeAgent(b, v, pods)
-				ctx := b.Context()
-				a.Tick(ctx)
-				b.ReportAllocs()
-				for b.Loop() {
+			for _, sc := range []struct {
+				name     string
+				interval time.Duration
+			}{{"pods", time.Nanosecond}, {"node", time.Hour}} {
+				b.Run(fmt.Sprintf("v%d/pods=%d/scan=%s", v, pods, sc.name), func(b *testing.B) {
+					a := newFakeAgent(b, v, pods, sc.interval)
+					ctx := b.Context()
 					a.Tick(ctx)
-				}
-			})
+					b.ReportAllocs()
+					for b.Loop() {
+						a.Tick(ctx)
+					}
+				})
+			}
 		}
 	}
 }
@@ -83,7 +92,7 @@ func TestFakeTreeAgent(t *testing.T) {
 	for _, v := range []int{1, 2} {
 		t.Run(fmt.Sprintf("v%d", v), func(t *testing.T) {
 			t.Parallel()
-			a := newFakeAgent(t, v, 20)
+			a := newFakeAgent(t, v, 20, 0)
 			a.Tick(t.Context())
 			a.Tick(t.Context())
 			st, ok := a.Status()
