@@ -5,7 +5,7 @@ PKGS      := ./...
 DEMO_SECONDS ?= 120
 export DEMO_SECONDS
 
-.PHONY: all build test test-unit test-race demo bench lint deps clean
+.PHONY: all build test test-unit test-race test-integration kube-up kube-down demo bench lint deps clean
 
 all: build
 
@@ -25,9 +25,19 @@ test-unit: deps ## fast tests, no root needed (real-cgroup tests skip without it
 test-race: deps
 	$(GO) test -race -short -count=1 $(PKGS)
 
-test: lint ## every test: unit, fuzz seeds, real cgroups (root), race detector, demo smoke run
+test: lint ## every test: unit, fuzz seeds, real cgroups (root), race detector, demo smoke run, real Kubernetes
 	$(GO) test -count=1 -timeout 20m $(PKGS)
 	$(GO) test -race -short -count=1 -timeout 20m $(PKGS)
+	$(MAKE) test-integration
+
+test-integration: deps ## one-node Kubernetes 1.37 on loopback (root); the first run builds it (~15 min), later ones ~10 s
+	hack/kube/test.sh
+
+kube-up: ## start the test cluster by hand: eval "$$(make -s kube-up)"
+	@hack/kube-up.sh
+
+kube-down:
+	hack/kube-down.sh
 
 demo: build ## the main job: real cgroups, online service, offline burners, the agent (root)
 	$(BIN)/demo --agent $(BIN)/bigbox-agent --out demo-out
