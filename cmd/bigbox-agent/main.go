@@ -36,8 +36,13 @@ func main() {
 	flag.DurationVar(&o.CPUInterval, "cpu-interval", 50*time.Millisecond, "period of the fast CPU loop")
 	flag.DurationVar(&o.MemoryInterval, "memory-interval", time.Second, "period of the pod scan, memory and eviction loop")
 	flag.StringVar(&o.StateFile, "state-file", "/var/lib/bigbox/state.json", "file that keeps the eviction cooldown across restarts (empty: memory only)")
+	flag.StringVar(&o.DevicePluginDir, "device-plugin-dir", "/var/lib/kubelet/device-plugins", "kubelet device-plugin directory (with --standalone only when given)")
+	flag.StringVar(&o.PodResourcesSocket, "pod-resources-socket", "/var/lib/kubelet/pod-resources/kubelet.sock", "kubelet PodResources API socket, read for what running pods hold")
 	flag.TextVar(&logLevel, "log-level", slog.LevelInfo, "log level (debug, info, warn, error)")
 	flag.Parse()
+	if o.Standalone && !flagGiven("device-plugin-dir") {
+		o.DevicePluginDir = "" // standalone lends through cgroups only unless asked
+	}
 
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel}))
 	var err error
@@ -67,4 +72,10 @@ func parseLabels(s string) (map[string]string, error) {
 		m[k] = v
 	}
 	return m, nil
+}
+
+func flagGiven(name string) bool {
+	given := false
+	flag.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
 }

@@ -117,6 +117,13 @@ type Options struct {
 	BigBoxGroup   string
 }
 
+// lender advertises what is lent (device plugins) and says what running
+// offline pods hold; nil when no device plugin runs.
+type lender interface {
+	Held() (cores, bytes float64)
+	Advertise(cores, bytes float64)
+}
+
 // stateSaver persists the policy state (the eviction cooldown must survive
 // a restart).
 type stateSaver interface {
@@ -134,6 +141,8 @@ type Parts struct {
 		restorer
 	}
 	Evictor Evictor
+	// Lender is optional; nil when no device plugin runs.
+	Lender lender
 	// State is optional; nil keeps the state in memory only.
 	State  stateSaver
 	Clock  clock.WithTicker
@@ -165,6 +174,9 @@ type Agent struct {
 	savedCooldown time.Time
 	// lastPodScan is when the pods were last read.
 	lastPodScan time.Time
+	// heldCPU and heldMemory: what running offline pods hold (cores,
+	// bytes), from the lender.
+	heldCPU, heldMemory float64
 	// cpuErr and memErr are the last apply errors, so a failure that
 	// repeats every tick is logged once (the metric counts every one).
 	cpuErr, memErr string
@@ -261,11 +273,13 @@ func (a *Agent) input(now time.Time, cfg Config) qos.Input {
 		loc = time.Local
 	}
 	in := qos.Input{
-		Now:      now.In(loc),
-		CPU:      a.lastCPU,
-		Memory:   a.lastObs.Memory,
-		Topology: a.lastObs.Topology,
-		CPUBusy:  a.lastObs.CPUBusy,
+		Now:        now.In(loc),
+		CPU:        a.lastCPU,
+		Memory:     a.lastObs.Memory,
+		Topology:   a.lastObs.Topology,
+		CPUBusy:    a.lastObs.CPUBusy,
+		HeldCPU:    a.heldCPU,
+		HeldMemory: a.heldMemory,
 	}
 	for _, p := range a.lastObs.Offline {
 		if !a.evicting[p.Group] {
@@ -358,7 +372,12 @@ func (a *Agent) memoryTick(ctx context.Context) {
 		a.mu.Unlock()
 	}
 
+	var heldCPU, heldMem float64
+	if a.p.Lender != nil {
+		heldCPU, heldMem = a.p.Lender.Held()
+	}
 	a.mu.Lock()
+	a.heldCPU, a.heldMemory = heldCPU, heldMem
 	a.account(obs)
 	a.lastObs, a.haveObs = obs, true
 	if a.lastCPU == (qos.Usage{}) {
@@ -379,11 +398,20 @@ func (a *Agent) memoryTick(ctx context.Context) {
 	dec, st := qos.Decide(cfg.Policy, in, a.st)
 	a.st.Memory, a.st.LentMemory, a.st.CooldownUntil, a.st.CPUOverSince = st.Memory, st.LentMemory, st.CooldownUntil, st.CPUOverSince
 	a.memDec = dec
+	advCPU := a.cpuDec.AdvertiseCPU
+	if a.cpuDec.BigBox.CPUPeriodMicros == 0 {
+		advCPU = dec.AdvertiseCPU // the CPU loop has not decided yet
+	}
 	restoreNow := dec.Restore && !a.restored
 	save := a.p.State != nil && !a.st.CooldownUntil.Equal(a.savedCooldown)
 	saved := a.st
 	a.mu.Unlock()
 
+	if a.p.Lender != nil {
+		// The CPU loop's decision carries the CPU lent; the kubelet takes
+		// a new device list every second or two anyway.
+		a.p.Lender.Advertise(advCPU, dec.AdvertiseMemory)
+	}
 	if save {
 		if err := a.p.State.Save(saved); err != nil {
 			a.p.Logger.Warn("save state", "err", err)
@@ -581,6 +609,7 @@ func (a *Agent) publish(obs Observation, cfg Config) {
 			Offline:    a.lastCPU.Offline,
 			Limit:      quotaCores(cpuDec),
 			Advertised: cpuDec.AdvertiseCPU,
+			Held:       a.heldCPU,
 			Pressure:   obs.CPUPressure,
 		},
 		Memory: api.Resource{
@@ -588,6 +617,7 @@ func (a *Agent) publish(obs Observation, cfg Config) {
 			Offline:    obs.Memory.Offline,
 			Limit:      float64(memDec.BigBox.MemoryLimitBytes),
 			Advertised: memDec.AdvertiseMemory,
+			Held:       a.heldMemory,
 			Pressure:   obs.MemoryPressure,
 		},
 		Evictions: slices.Clone(a.evictions),

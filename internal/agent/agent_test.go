@@ -443,3 +443,60 @@ func TestPodScanCadence(t *testing.T) {
 		t.Errorf("evictions under pressure = %v, want one", r.evict.got)
 	}
 }
+
+type fakeLender struct {
+	mu               sync.Mutex
+	heldCPU, heldMem float64
+	advCPU, advMem   []float64
+}
+
+func (f *fakeLender) Held() (float64, float64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.heldCPU, f.heldMem
+}
+
+func (f *fakeLender) Advertise(cpu, mem float64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.advCPU, f.advMem = append(f.advCPU, cpu), append(f.advMem, mem)
+}
+
+func TestAdvertiseNeverBelowHeld(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	l := &fakeLender{heldCPU: 6, heldMem: 2 * gib}
+	r.a.p.Lender = l
+	ctx := t.Context()
+	r.a.memoryTick(ctx)
+	r.a.cpuTick(ctx)
+	r.clock.Step(time.Second)
+	r.a.memoryTick(ctx)
+	last := len(l.advCPU) - 1
+	// Lent CPU is 3.7 cores, but 6 are held: advertise what is held.
+	if l.advCPU[last] != 6 {
+		t.Errorf("advertised cpu = %v, want the 6 cores held", l.advCPU[last])
+	}
+	// Lent memory 16 × 0.7 − 2 − 1 = 8.2 GiB is above what is held.
+	if got, want := l.advMem[last], 8.2*gib; got < want-1 || got > want+1 {
+		t.Errorf("advertised memory = %v, want %v", got, want)
+	}
+	st, _ := r.a.Status()
+	if st.CPU.Held != 6 || st.Memory.Held != 2*gib {
+		t.Errorf("status held = %v cores, %v bytes", st.CPU.Held, st.Memory.Held)
+	}
+
+	// In a cooldown nothing new is lent: advertise exactly what is held.
+	r.full.mu.Lock()
+	r.full.obs.Memory.Online = 10 * gib
+	r.full.mu.Unlock()
+	r.clock.Step(time.Second)
+	r.a.memoryTick(ctx)
+	r.a.cpuTick(ctx)
+	r.clock.Step(time.Second)
+	r.a.memoryTick(ctx)
+	last = len(l.advCPU) - 1
+	if l.advCPU[last] != 6 || l.advMem[last] != 2*gib {
+		t.Errorf("advertised in cooldown = %v cores, %v bytes; want exactly what is held", l.advCPU[last], l.advMem[last])
+	}
+}

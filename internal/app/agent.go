@@ -46,6 +46,10 @@ type AgentOptions struct {
 	// StateFile keeps the eviction cooldown across restarts; empty keeps
 	// it in memory only.
 	StateFile string
+	// DevicePluginDir is the kubelet's device-plugin directory; empty runs
+	// no device plugin (the default standalone). PodResourcesSocket is the
+	// kubelet's PodResources API, read for what running pods hold.
+	DevicePluginDir, PodResourcesSocket string
 }
 
 // RunAgent runs the node agent until ctx is done. On return the big box has
@@ -83,6 +87,15 @@ func RunAgent(ctx context.Context, o AgentOptions, logger *slog.Logger) (err err
 	if err != nil {
 		return fmt.Errorf("start executor: %w", err)
 	}
+	var lend *lender
+	if o.DevicePluginDir != "" {
+		slo := cfgSrc.slo()
+		u := slo.UnitSizes()
+		lend, err = newLender(o.DevicePluginDir, o.PodResourcesSocket, unitSizes{cpuMilli: u.CPUMilli, memoryBytes: u.MemoryBytes}, clk, logger)
+		if err != nil {
+			return err
+		}
+	}
 	var saver *statefile.File
 	if o.StateFile != "" {
 		saver = statefile.New(o.StateFile)
@@ -101,6 +114,7 @@ func RunAgent(ctx context.Context, o AgentOptions, logger *slog.Logger) (err err
 		Exec:    exec,
 		Evictor: agent.NewCgroupKiller(cg),
 		State:   stateSaver(saver),
+		Lender:  agentLender(lend),
 		Clock:   clk,
 		Logger:  logger.With("component", "agent"),
 	}, reg)
@@ -125,6 +139,9 @@ func RunAgent(ctx context.Context, o AgentOptions, logger *slog.Logger) (err err
 	g.Go(func() error { return cfgSrc.Run(gctx) })
 	g.Go(func() error { return srv.Run(gctx) })
 	g.Go(func() error { return ag.Run(gctx) })
+	if lend != nil {
+		g.Go(func() error { return lend.Run(gctx) })
+	}
 	return g.Wait()
 }
 
@@ -164,6 +181,14 @@ func (s *configSource) resolve(slo *config.NodeSLO) error {
 	}
 	s.cur.Store(&agent.Config{Policy: p, Location: loc, Version: slo.Version()})
 	return nil
+}
+
+// slo is the NodeSLO in force.
+func (s *configSource) slo() *config.NodeSLO {
+	if s.watcher == nil {
+		return config.Default()
+	}
+	return s.watcher.Current()
 }
 
 // Config implements the agent's configSource.
@@ -217,6 +242,17 @@ func (s *configSource) Run(ctx context.Context) error {
 		}
 	})
 	return g.Wait()
+}
+
+// agentLender keeps a nil *lender from becoming a non-nil interface.
+func agentLender(l *lender) interface {
+	Held() (float64, float64)
+	Advertise(float64, float64)
+} {
+	if l == nil {
+		return nil
+	}
+	return l
 }
 
 // stateSaver keeps a nil *statefile.File from becoming a non-nil interface.
