@@ -16,12 +16,13 @@ const Oracle = "oracle"
 // percentilePredictor is the one predictor whose knob is a percentile.
 const percentilePredictor = "decaying-histogram"
 
-// Default knobs, used when --knob does not set one. Margins are a share of
-// capacity (DefaultMarginFraction × capacity, in base units); the oracle's is
-// the policy's deadband (DefaultKnob).
+// Default knobs, used when --knob does not set one: those of pkg/predict,
+// which the agent runs with too. Margins are a share of capacity
+// (DefaultMarginFraction × capacity, in base units); the oracle's is the
+// policy's deadband (DefaultKnob).
 const (
-	DefaultMarginFraction = 0.05
-	DefaultPercentile     = 0.99
+	DefaultMarginFraction = predict.DefaultMarginFraction
+	DefaultPercentile     = predict.DefaultPercentile
 )
 
 // PredictorNames lists every predictor simulate knows: predict.Names()

@@ -45,15 +45,20 @@ func Parse(b []byte) (qos.State, error) {
 	return st, nil
 }
 
-// Save writes the state atomically: a temporary file in the same directory,
-// synced, then renamed over the old one, so a crash leaves the old or the
-// new state, never half of one.
+// Save writes the state atomically (WriteFileAtomic).
 func (f *File) Save(st qos.State) error {
 	b, err := json.Marshal(st)
 	if err != nil {
 		return fmt.Errorf("encode state: %w", err)
 	}
-	dir := filepath.Dir(f.path)
+	return WriteFileAtomic(f.path, b)
+}
+
+// WriteFileAtomic writes data to path atomically: a temporary file in the
+// same directory (created if missing), synced, then renamed over the old
+// one, so a crash leaves the old or the new content, never half of one.
+func WriteFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create state dir: %w", err)
 	}
@@ -61,14 +66,14 @@ func (f *File) Save(st qos.State) error {
 	if err != nil {
 		return fmt.Errorf("create temporary state file: %w", err)
 	}
-	_, werr := tmp.Write(b)
+	_, werr := tmp.Write(data)
 	serr := tmp.Sync()
 	cerr := tmp.Close()
 	if err := errors.Join(werr, serr, cerr); err != nil {
 		return errors.Join(fmt.Errorf("write %s: %w", tmp.Name(), err), os.Remove(tmp.Name()))
 	}
-	if err := os.Rename(tmp.Name(), f.path); err != nil {
-		return errors.Join(fmt.Errorf("replace %s: %w", f.path, err), os.Remove(tmp.Name()))
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return errors.Join(fmt.Errorf("replace %s: %w", path, err), os.Remove(tmp.Name()))
 	}
 	return nil
 }

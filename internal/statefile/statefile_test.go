@@ -74,3 +74,41 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestWriteFileAtomic(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	p := filepath.Join(dir, "a", "b.json")
+	for _, content := range []string{"first", "second, longer than the first"} {
+		if err := WriteFileAtomic(p, []byte(content)); err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != content {
+			t.Errorf("content = %q, want %q", got, content)
+		}
+	}
+	entries, err := os.ReadDir(filepath.Dir(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 {
+		t.Errorf("files left beside the target: %v", entries)
+	}
+	// A directory in the way of the rename fails and leaves no temporary
+	// file behind.
+	blocked := filepath.Join(dir, "blocked")
+	if err := os.MkdirAll(filepath.Join(blocked, "x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFileAtomic(blocked, []byte("x")); err == nil {
+		t.Error("rename over a non-empty directory: want an error")
+	}
+	left, err := filepath.Glob(filepath.Join(dir, ".state-*"))
+	if err != nil || len(left) != 0 {
+		t.Errorf("temporary files left: %v, %v", left, err)
+	}
+}

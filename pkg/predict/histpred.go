@@ -13,7 +13,7 @@ type DecayingHistogramConfig struct {
 	// HalfLife is how fast old observations lose weight; default 24h.
 	HalfLife time.Duration
 	// Percentile, the safety knob, is the quantile predicted, in (0, 1];
-	// default 0.99.
+	// default DefaultPercentile.
 	Percentile float64
 }
 
@@ -23,7 +23,7 @@ func (c DecayingHistogramConfig) withDefaults() DecayingHistogramConfig {
 		c.HalfLife = 24 * time.Hour
 	}
 	if !(c.Percentile > 0) {
-		c.Percentile = 0.99
+		c.Percentile = DefaultPercentile
 	}
 	c.Percentile = min(c.Percentile, 1)
 	return c

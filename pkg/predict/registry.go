@@ -8,6 +8,17 @@ import (
 // windowMaxWindow is the look-back of the window-max baseline.
 const windowMaxWindow = time.Hour
 
+// The default safety knobs, shared by the agent (internal/forecast, through
+// the NodeSLO) and the simulator. A margin is given as a share of the
+// resource's capacity and multiplied by it before New, which takes base
+// units; the percentile is that of "decaying-histogram". Why 5%: it keeps the
+// default predictor between the 1% and 5% violation targets on the shared
+// traces (docs/prediction.md).
+const (
+	DefaultMarginFraction = 0.05
+	DefaultPercentile     = 0.99
+)
+
 // Names lists the predictors New can build, "default" first. The oracle is
 // not among them: it needs the whole series (NewOracle).
 func Names() []string {
