@@ -6,7 +6,9 @@
 // defaults and validates every field, reporting all problems at once with the
 // path of each (`cpu.reclaimWatermarkPercent: 120 is not within 0–100`).
 // NodeSLO.ForNode applies the per-node overrides and converts the result into
-// the qos.Policy the policy functions take. Watcher follows the file live,
+// the qos.Policy the policy functions take; NodeSLO.PredictorsForNode does
+// the same for the online-peak predictors, an input of the policy rather
+// than a part of it. Watcher follows the file live,
 // including the atomic `..data` symlink swap of a Kubernetes ConfigMap
 // volume, and keeps the last good version when a new one is invalid.
 //
@@ -29,6 +31,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/bigbox-dev/bigbox/pkg/predict"
 )
 
 // NodeSLO is the NodeSLO document. Every optional field is a pointer so that
@@ -86,6 +90,112 @@ type ResourceSLO struct {
 	// GrowAfter: the lent amount rises only after the higher value held
 	// this long.
 	GrowAfter *Duration `json:"growAfter,omitempty"`
+	// Predictor forecasts the online peak over the time a lent resource
+	// stays lent; reclaim subtracts max(online, forecast).
+	Predictor *Predictor `json:"predictor,omitempty"`
+}
+
+// Predictor chooses the online-peak predictor of one resource (pkg/predict)
+// and its parameters.
+type Predictor struct {
+	// Name is one of predict.Names() or "none" (no prediction: reclaim
+	// subtracts the online usage of now); default "default".
+	Name *string `json:"name,omitempty"`
+	// Knob is the predictor's safety knob: for "decaying-histogram" the
+	// percentile predicted, in (0, 1]; for the others a margin added to the
+	// forecast as a share of the resource's capacity, 0–1. When a level
+	// (the top level, an override) sets Name to another predictor without
+	// setting Knob, the knob is that predictor's default, not the value of
+	// the level below: a margin read as a percentile would mean something
+	// else entirely.
+	Knob *float64 `json:"knob,omitempty"`
+	// Horizon is how long a lent resource is taken to stay lent: the
+	// forecast is the peak of the next Horizon. Default 1h.
+	Horizon *Duration `json:"horizon,omitempty"`
+}
+
+// PredictorSpec is the resolved predictor of one resource, as
+// PredictorsForNode returns it: every field set.
+type PredictorSpec struct {
+	// Name is one of predict.Names() or PredictorNone.
+	Name string
+	// Knob is a percentile in (0, 1] when PercentileKnob, else a margin as a
+	// share of capacity (0–1); multiply by the capacity for base units.
+	Knob float64
+	// Horizon is the forecast's horizon.
+	Horizon time.Duration
+}
+
+// PredictorNone is the predictor name that turns prediction off.
+const PredictorNone = "none"
+
+// PercentileKnob reports whether the spec's knob is a percentile rather
+// than a margin as a share of capacity.
+func (s PredictorSpec) PercentileKnob() bool { return s.Name == percentilePredictor }
+
+// DefaultPredictorSpec is the predictor of a resource the NodeSLO leaves
+// alone: "default", margin predict.DefaultMarginFraction of capacity, 1h.
+func DefaultPredictorSpec() PredictorSpec {
+	return PredictorSpec{Name: defaultPredictorName, Knob: predict.DefaultMarginFraction, Horizon: defaultPredictorHorizon}
+}
+
+// PredictorNames lists the names the predictor field takes: predict.Names()
+// ("default" first) and PredictorNone.
+func PredictorNames() []string { return append(predict.Names(), PredictorNone) }
+
+// defaultKnob is the knob of a predictor when the document gives none.
+func defaultKnob(name string) float64 {
+	switch name {
+	case percentilePredictor:
+		return predict.DefaultPercentile
+	case PredictorNone:
+		return 0
+	default:
+		return predict.DefaultMarginFraction
+	}
+}
+
+// merge returns p with every field that o sets replaced by o's; a new name
+// without a knob drops the knob (see Predictor.Knob).
+func (p *Predictor) merge(o *Predictor) *Predictor {
+	if o == nil {
+		return p
+	}
+	var r Predictor
+	if p != nil {
+		r = *p
+	}
+	if o.Name != nil {
+		if r.Name == nil || *r.Name != *o.Name {
+			r.Knob = nil
+		}
+		r.Name = o.Name
+	}
+	if o.Knob != nil {
+		r.Knob = o.Knob
+	}
+	if o.Horizon != nil {
+		r.Horizon = o.Horizon
+	}
+	return &r
+}
+
+// withDefaults fills the absent fields: the knob by the name.
+func (p *Predictor) withDefaults() *Predictor {
+	var r Predictor
+	if p != nil {
+		r = *p
+	}
+	if r.Name == nil {
+		r.Name = ptr(defaultPredictorName)
+	}
+	if r.Knob == nil {
+		r.Knob = ptr(defaultKnob(*r.Name))
+	}
+	if r.Horizon == nil {
+		r.Horizon = ptr(Duration(defaultPredictorHorizon))
+	}
+	return &r
 }
 
 // TimeWindow is a span of the day in which colocation is allowed.
@@ -207,6 +317,11 @@ const (
 	defaultTimeZone            = "Local"
 	defaultCFSPeriod           = 100 * time.Millisecond
 	defaultUnitCPUMilli        = 100
+	defaultPredictorName       = "default"
+	defaultPredictorHorizon    = time.Hour
+	percentilePredictor        = "decaying-histogram"
+	maxPredictorHorizon        = 7 * 24 * time.Hour
+	minPredictorHorizon        = time.Second
 	defaultUnitMemoryBytes     = "64Mi"
 	versionHexLen              = 12
 	maxQuantityLen             = 64
@@ -257,7 +372,9 @@ func (n *NodeSLO) setDefaults() {
 		n.Enabled = ptr(true)
 	}
 	n.CPU = defaultResource(cpuKind).merge(n.CPU)
+	n.CPU.Predictor = n.CPU.Predictor.withDefaults()
 	n.Memory = defaultResource(memoryKind).merge(n.Memory)
+	n.Memory.Predictor = n.Memory.Predictor.withDefaults()
 	if n.EvictionCooldown == nil {
 		n.EvictionCooldown = ptr(Duration(defaultEvictionCooldown))
 	}
@@ -301,6 +418,7 @@ func (r ResourceSLO) merge(o ResourceSLO) ResourceSLO {
 	if o.GrowAfter != nil {
 		r.GrowAfter = o.GrowAfter
 	}
+	r.Predictor = r.Predictor.merge(o.Predictor)
 	return r
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/bigbox-dev/bigbox/pkg/predict"
 	"github.com/bigbox-dev/bigbox/pkg/qos"
 )
 
@@ -38,6 +39,12 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("ForNode returned no location")
 		}
 		checkPolicy(t, p)
+		cpu, memory, err := n.PredictorsForNode(nil)
+		if err != nil {
+			t.Fatalf("PredictorsForNode(nil) where ForNode(nil) succeeded: %v", err)
+		}
+		checkPredictor(t, cpu)
+		checkPredictor(t, memory)
 
 		out, err := yaml.Marshal(n)
 		if err != nil {
@@ -62,6 +69,21 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("round trip changed the policy:\n%+v\n%+v", p, p2)
 		}
 	})
+}
+
+// checkPredictor asserts the ranges validation promises: predict.New (or
+// "none") takes the spec.
+func checkPredictor(t *testing.T, s PredictorSpec) {
+	t.Helper()
+	if s.Horizon < time.Second || s.Horizon > 7*24*time.Hour || !(s.Knob >= 0 && s.Knob <= 1) {
+		t.Fatalf("predictor out of range: %+v", s)
+	}
+	if s.Name == PredictorNone {
+		return
+	}
+	if _, err := predict.New(s.Name, s.Knob, s.Horizon); err != nil {
+		t.Fatalf("predict.New refuses a validated spec %+v: %v", s, err)
+	}
 }
 
 // checkPolicy asserts the ranges validation promises.

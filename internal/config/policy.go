@@ -20,34 +20,9 @@ import (
 // of them together can still break a rule (reclaim above evict), which is an
 // error here.
 func (n *NodeSLO) ForNode(nodeLabels map[string]string) (qos.Policy, *time.Location, error) {
-	eff := *n
-	eff.Nodes = nil
-	eff.setDefaults()
-	set := labels.Set(nodeLabels)
-	var applied []string
-	for i, o := range n.Nodes {
-		sel, err := metav1.LabelSelectorAsSelector(o.Selector)
-		if err != nil {
-			return qos.Policy{}, nil, fmt.Errorf("nodes[%d].selector: %w", i, err)
-		}
-		if !sel.Matches(set) {
-			continue
-		}
-		applied = append(applied, fmt.Sprintf("nodes[%d]", i))
-		if o.Enabled != nil {
-			eff.Enabled = o.Enabled
-		}
-		eff.CPU = eff.CPU.merge(o.CPU)
-		eff.Memory = eff.Memory.merge(o.Memory)
-		if o.TimeWindows != nil {
-			eff.TimeWindows = *o.TimeWindows
-		}
-	}
-	if err := eff.validate(); err != nil {
-		if len(applied) > 0 {
-			return qos.Policy{}, nil, fmt.Errorf("NodeSLO with %s applied: %w", strings.Join(applied, ", "), err)
-		}
-		return qos.Policy{}, nil, fmt.Errorf("NodeSLO: %w", err)
+	eff, err := n.forNode(nodeLabels)
+	if err != nil {
+		return qos.Policy{}, nil, err
 	}
 	loc, err := time.LoadLocation(*eff.TimeZone)
 	if err != nil { // validate loaded it already; the zone files may have gone since
@@ -69,6 +44,61 @@ func (n *NodeSLO) ForNode(nodeLabels map[string]string) (qos.Policy, *time.Locat
 		p.Windows = append(p.Windows, tw)
 	}
 	return p, loc, nil
+}
+
+// PredictorsForNode returns the online-peak predictors of the node with the
+// given labels, the overrides applied as in ForNode (and refused in the same
+// cases). A knob the document leaves out is the named predictor's default.
+func (n *NodeSLO) PredictorsForNode(nodeLabels map[string]string) (cpu, memory PredictorSpec, err error) {
+	eff, err := n.forNode(nodeLabels)
+	if err != nil {
+		return PredictorSpec{}, PredictorSpec{}, err
+	}
+	return predictorSpec(eff.CPU.Predictor), predictorSpec(eff.Memory.Predictor), nil
+}
+
+// forNode returns the document with every override matching the labels
+// applied, in order, and validated.
+func (n *NodeSLO) forNode(nodeLabels map[string]string) (NodeSLO, error) {
+	eff := *n
+	eff.Nodes = nil
+	eff.setDefaults()
+	set := labels.Set(nodeLabels)
+	var applied []string
+	for i, o := range n.Nodes {
+		sel, err := metav1.LabelSelectorAsSelector(o.Selector)
+		if err != nil {
+			return NodeSLO{}, fmt.Errorf("nodes[%d].selector: %w", i, err)
+		}
+		if !sel.Matches(set) {
+			continue
+		}
+		applied = append(applied, fmt.Sprintf("nodes[%d]", i))
+		if o.Enabled != nil {
+			eff.Enabled = o.Enabled
+		}
+		eff.CPU = eff.CPU.merge(o.CPU)
+		eff.Memory = eff.Memory.merge(o.Memory)
+		if o.TimeWindows != nil {
+			eff.TimeWindows = *o.TimeWindows
+		}
+	}
+	if err := eff.validate(); err != nil {
+		if len(applied) > 0 {
+			return NodeSLO{}, fmt.Errorf("NodeSLO with %s applied: %w", strings.Join(applied, ", "), err)
+		}
+		return NodeSLO{}, fmt.Errorf("NodeSLO: %w", err)
+	}
+	// An override that names another predictor without a knob leaves the
+	// knob to that predictor's default.
+	eff.CPU.Predictor = eff.CPU.Predictor.withDefaults()
+	eff.Memory.Predictor = eff.Memory.Predictor.withDefaults()
+	return eff, nil
+}
+
+// predictorSpec converts a fully set Predictor.
+func predictorSpec(p *Predictor) PredictorSpec {
+	return PredictorSpec{Name: *p.Name, Knob: *p.Knob, Horizon: time.Duration(*p.Horizon)}
 }
 
 // resourcePolicy converts a fully set ResourceSLO; quantities become cores

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -71,6 +73,29 @@ func validateResource(path string, kind resourceKind, r ResourceSLO) []error {
 	errs = append(errs, validateAmount(path+".systemReserved", kind, r.SystemReserved, false)...)
 	errs = append(errs, validateAmount(path+".minLimit", kind, r.MinLimit, true)...)
 	errs = append(errs, validateDuration(path+".growAfter", r.GrowAfter)...)
+	errs = append(errs, validatePredictor(path+".predictor", r.Predictor)...)
+	return errs
+}
+
+// validatePredictor range-checks the fields p sets. Whether a knob of zero
+// is allowed depends on the name, which an override may leave to the level
+// below: validateRelations checks that.
+func validatePredictor(path string, p *Predictor) []error {
+	if p == nil {
+		return nil
+	}
+	var errs []error
+	if p.Name != nil && !slices.Contains(PredictorNames(), *p.Name) {
+		errs = append(errs, fmt.Errorf("%s.name: %q is not a predictor (%s)", path, *p.Name, strings.Join(PredictorNames(), ", ")))
+	}
+	if p.Knob != nil && !(*p.Knob >= 0 && *p.Knob <= 1) {
+		errs = append(errs, fmt.Errorf("%s.knob: %s is not within 0–1 (a margin as a share of capacity, or a percentile)", path, pct(*p.Knob)))
+	}
+	if p.Horizon != nil {
+		if h := time.Duration(*p.Horizon); h < minPredictorHorizon || h > maxPredictorHorizon {
+			errs = append(errs, fmt.Errorf("%s.horizon: %s is not within %s–%s (7 days)", path, h, minPredictorHorizon, maxPredictorHorizon))
+		}
+	}
 	return errs
 }
 
@@ -82,6 +107,9 @@ func validateRelations(cpu, memory ResourceSLO, cfsPeriod *Duration, cfsOK bool)
 		name string
 		ResourceSLO
 	}{{"cpu", cpu}, {"memory", memory}} {
+		if p := r.Predictor; p != nil && p.Name != nil && *p.Name == percentilePredictor && p.Knob != nil && *p.Knob == 0 {
+			errs = append(errs, fmt.Errorf("%s.predictor.knob: 0 is not a percentile within (0, 1] (%s)", r.name, percentilePredictor))
+		}
 		if !isPercent(r.EvictWatermarkPercent) {
 			continue
 		}
