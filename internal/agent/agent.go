@@ -107,7 +107,7 @@ type Options struct {
 	Node string
 	// CPUInterval is the fast loop's period (default 50ms); MemoryInterval
 	// the node scan's (default 1s); PodScanInterval the pod scan's (default
-	// 10s, and at once whenever victims may be needed).
+	// 30s, and at once whenever victims may be needed).
 	CPUInterval, MemoryInterval, PodScanInterval time.Duration
 	// RestoreTimeout bounds the restore on stop (default 1s).
 	RestoreTimeout time.Duration
@@ -193,7 +193,7 @@ func New(opts Options, p Parts, reg prometheus.Registerer) (*Agent, error) {
 		opts.MemoryInterval = time.Second
 	}
 	if opts.PodScanInterval <= 0 {
-		opts.PodScanInterval = 10 * time.Second
+		opts.PodScanInterval = 30 * time.Second
 	}
 	if opts.RestoreTimeout <= 0 {
 		opts.RestoreTimeout = time.Second

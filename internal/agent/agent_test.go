@@ -415,12 +415,12 @@ func TestPodScanCadence(t *testing.T) {
 	if scans() != 1 {
 		t.Fatalf("first tick: pod scans = %d, want 1", scans())
 	}
-	for range 9 {
+	for range 29 {
 		r.clock.Step(time.Second)
 		r.a.memoryTick(ctx)
 	}
 	if scans() != 1 {
-		t.Fatalf("9 quiet ticks later: pod scans = %d, want 1", scans())
+		t.Fatalf("29 quiet ticks later: pod scans = %d, want 1", scans())
 	}
 	if st, _ := r.a.Status(); len(st.OfflinePods) != 2 {
 		t.Errorf("offline pods between scans = %d, want the 2 of the last scan", len(st.OfflinePods))

@@ -41,8 +41,8 @@ type AgentOptions struct {
 	CgroupRoot, ProcRoot, SysRoot string
 	NodeName                      string
 	// NodeLabels choose the per-node overrides of the NodeSLO.
-	NodeLabels                  map[string]string
-	CPUInterval, MemoryInterval time.Duration
+	NodeLabels                                   map[string]string
+	CPUInterval, MemoryInterval, PodScanInterval time.Duration
 	// StateFile keeps the eviction cooldown across restarts; empty keeps
 	// it in memory only.
 	StateFile string
@@ -101,12 +101,13 @@ func RunAgent(ctx context.Context, o AgentOptions, logger *slog.Logger) (err err
 		saver = statefile.New(o.StateFile)
 	}
 	ag, err := agent.New(agent.Options{
-		Node:           o.NodeName,
-		CPUInterval:    o.CPUInterval,
-		MemoryInterval: o.MemoryInterval,
-		CgroupVersion:  int(cg.Version()),
-		CgroupDriver:   string(layout.Driver),
-		BigBoxGroup:    layout.Besteffort,
+		Node:            o.NodeName,
+		CPUInterval:     o.CPUInterval,
+		MemoryInterval:  o.MemoryInterval,
+		PodScanInterval: o.PodScanInterval,
+		CgroupVersion:   int(cg.Version()),
+		CgroupDriver:    string(layout.Driver),
+		BigBoxGroup:     layout.Besteffort,
 	}, agent.Parts{
 		Config:  cfgSrc,
 		CPU:     cpuAdapter{smp},

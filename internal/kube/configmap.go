@@ -43,6 +43,7 @@ const (
 type ConfigMapSource struct {
 	namespace, name, key string
 	informer             cache.SharedIndexInformer
+	handler              cache.ResourceEventHandlerRegistration
 	events               eventRecorder // nil: no Events
 	logger               *slog.Logger
 
@@ -99,13 +100,15 @@ func NewConfigMapSource(client kubernetes.Interface, namespace, name, key string
 		func(o *metav1.ListOptions) {
 			o.FieldSelector = fields.OneTermEqualSelector("metadata.name", name).String()
 		})
-	if _, err := s.informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { s.onObject(obj) },
+	h, err := s.informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    s.onObject,
 		UpdateFunc: func(_, obj any) { s.onObject(obj) },
-		DeleteFunc: func(any) { s.onDelete() },
-	}); err != nil {
+		DeleteFunc: s.onDelete,
+	})
+	if err != nil {
 		return nil, fmt.Errorf("configmap informer: %w", err)
 	}
+	s.handler = h
 	return s, nil
 }
 
@@ -113,7 +116,7 @@ func NewConfigMapSource(client kubernetes.Interface, namespace, name, key string
 func (s *ConfigMapSource) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { s.informer.RunWithContext(ctx) })
-	if cache.WaitForCacheSync(ctx.Done(), s.informer.HasSynced) {
+	if cache.WaitForCacheSync(ctx.Done(), s.HasSynced) {
 		if _, exists, err := s.informer.GetStore().GetByKey(s.namespace + "/" + s.name); err == nil && !exists {
 			s.logger.Info("configmap not found, the defaults are in force")
 		}
@@ -122,8 +125,9 @@ func (s *ConfigMapSource) Run(ctx context.Context) error {
 	return nil
 }
 
-// HasSynced reports whether the ConfigMap (or its absence) has been read.
-func (s *ConfigMapSource) HasSynced() bool { return s.informer.HasSynced() }
+// HasSynced reports whether the ConfigMap as first listed (or its absence)
+// has been handled: from then on Current and LastError reflect it.
+func (s *ConfigMapSource) HasSynced() bool { return s.handler.HasSynced() }
 
 // Current is the NodeSLO in force: the last valid version read, or the
 // defaults.
@@ -161,6 +165,9 @@ func (s *ConfigMapSource) onObject(obj any) {
 		s.logger.Error("configmap informer delivered something else", "type", fmt.Sprintf("%T", obj))
 		return
 	}
+	if !s.ours(cm.Namespace, cm.Name) {
+		return
+	}
 	data, ok := cm.Data[s.key]
 	if !ok {
 		if b, inBinary := cm.BinaryData[s.key]; inBinary {
@@ -182,9 +189,22 @@ func (s *ConfigMapSource) onObject(obj any) {
 }
 
 // onDelete falls back to the defaults.
-func (s *ConfigMapSource) onDelete() {
+func (s *ConfigMapSource) onDelete(obj any) {
+	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = d.Obj
+	}
+	if cm, ok := obj.(*corev1.ConfigMap); ok && !s.ours(cm.Namespace, cm.Name) {
+		return
+	}
 	s.logger.Info("configmap deleted, the defaults are in force")
 	s.accept(config.Default(), "")
+}
+
+// ours reports whether namespace/name is the watched ConfigMap. The field
+// selector already says so; checking again guards against a server (or a
+// test fake) that ignores it.
+func (s *ConfigMapSource) ours(namespace, name string) bool {
+	return namespace == s.namespace && name == s.name
 }
 
 // accept puts n in force.

@@ -34,6 +34,7 @@ func NodeLabels(ctx context.Context, client kubernetes.Interface, nodeName strin
 type NodeWatcher struct {
 	node     string
 	informer cache.SharedIndexInformer
+	handler  cache.ResourceEventHandlerRegistration
 	logger   *slog.Logger
 	changes  chan struct{}
 
@@ -54,14 +55,16 @@ func NewNodeWatcher(client kubernetes.Interface, nodeName string, logger *slog.L
 		func(o *metav1.ListOptions) {
 			o.FieldSelector = fields.OneTermEqualSelector("metadata.name", nodeName).String()
 		})
-	if _, err := w.informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
+	h, err := w.informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    w.onObject,
 		UpdateFunc: func(_, obj any) { w.onObject(obj) },
 		// A deleted node keeps its last labels: the agent on it is about
 		// to go too, and no labels would drop every override.
-	}); err != nil {
+	})
+	if err != nil {
 		return nil, fmt.Errorf("node informer: %w", err)
 	}
+	w.handler = h
 	return w, nil
 }
 
@@ -71,8 +74,10 @@ func (w *NodeWatcher) Run(ctx context.Context) error {
 	return nil
 }
 
-// HasSynced reports whether the node has been listed.
-func (w *NodeWatcher) HasSynced() bool { return w.informer.HasSynced() }
+// HasSynced reports whether the node as first listed has been handled:
+// from then on Labels reflects it (ok is still false if the node does not
+// exist).
+func (w *NodeWatcher) HasSynced() bool { return w.handler.HasSynced() }
 
 // Labels returns a copy of the node's labels; ok is false until the node
 // has been seen.

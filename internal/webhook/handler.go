@@ -11,7 +11,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	admissionv1 "k8s.io/api/admission/v1"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kjson "sigs.k8s.io/json"
 )
@@ -165,8 +164,8 @@ func (h *Handler) Review(req *admissionv1.AdmissionRequest) (resp *admissionv1.A
 		reject(http.StatusBadRequest, metav1.StatusReasonBadRequest, "request has no object")
 		return resp, ResultError
 	}
-	var pod corev1.Pod
-	if err := kjson.UnmarshalCaseSensitivePreserveInts(req.Object.Raw, &pod); err != nil {
+	pod, err := decodePod(req.Object.Raw)
+	if err != nil {
 		logger.Warn("decode pod", "err", err)
 		reject(http.StatusBadRequest, metav1.StatusReasonBadRequest, fmt.Sprintf("decode pod: %v", err))
 		return resp, ResultError
@@ -175,7 +174,7 @@ func (h *Handler) Review(req *admissionv1.AdmissionRequest) (resp *admissionv1.A
 	if pod.Namespace == "" {
 		pod.Namespace = req.Namespace
 	}
-	patch, denyReason, err := Mutate(&pod, h.opts)
+	patch, denyReason, err := Mutate(pod, h.opts)
 	switch {
 	case err != nil:
 		logger.Error("mutate pod", "err", err)
