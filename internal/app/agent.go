@@ -146,10 +146,20 @@ func RunAgent(ctx context.Context, o AgentOptions, logger *slog.Logger) (err err
 	return g.Wait()
 }
 
+// sloSource is where NodeSLO versions come from: a file (config.Watcher) or
+// the ConfigMap (kube.ConfigMapSource). A rejected version leaves Current
+// at the last good one and sets LastError.
+type sloSource interface {
+	Run(ctx context.Context) error
+	Current() *config.NodeSLO
+	LastError() error
+	Changes() <-chan struct{}
+}
+
 // configSource turns the watched NodeSLO into the agent's Config, resolving
 // the per-node overrides once per change rather than on every 50ms tick.
 type configSource struct {
-	watcher *config.Watcher // nil: built-in defaults
+	watcher sloSource // nil: built-in defaults
 	labels  map[string]string
 	logger  *slog.Logger
 	cur     atomic.Pointer[agent.Config]
