@@ -23,8 +23,6 @@ import (
 	"gopkg.in/inf.v0"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
-
-	"github.com/bigbox-dev/bigbox/pkg/deviceplugin"
 )
 
 // Names fixed by PRODUCT.md and docs/webhook.md.
@@ -35,6 +33,17 @@ const (
 	// AnnotationOriginalResources holds the native cpu and memory requests
 	// and limits that Mutate removed, as JSON (see OriginalResources).
 	AnnotationOriginalResources = "bigbox.dev/original-resources"
+)
+
+// The extended resources and their default unit sizes, as pkg/deviceplugin
+// advertises them (a test checks they agree; importing that package would
+// link gRPC and the kubelet API into the webhook).
+const (
+	ResourceCPU    corev1.ResourceName = "bigbox.dev/cpu"
+	ResourceMemory corev1.ResourceName = "bigbox.dev/memory"
+
+	DefaultCPUUnitMillicores = 100
+	DefaultMemoryUnitBytes   = 64 << 20
 )
 
 const (
@@ -61,8 +70,8 @@ type Options struct {
 // and no resource forbidden.
 func DefaultOptions() Options {
 	return Options{
-		CPUUnitMillicores: deviceplugin.DefaultCPUUnitMillicores,
-		MemoryUnitBytes:   deviceplugin.DefaultMemoryUnitBytes,
+		CPUUnitMillicores: DefaultCPUUnitMillicores,
+		MemoryUnitBytes:   DefaultMemoryUnitBytes,
 	}
 }
 
@@ -85,7 +94,7 @@ func (o Options) Validate() error {
 		case p == "":
 			errs = append(errs, errors.New("forbidden resource prefix is empty"))
 		case forbidden(p, corev1.ResourceCPU), forbidden(p, corev1.ResourceMemory),
-			forbidden(p, deviceplugin.CPUResourceName), forbidden(p, deviceplugin.MemoryResourceName):
+			forbidden(p, ResourceCPU), forbidden(p, ResourceMemory):
 			errs = append(errs, fmt.Errorf("forbidden resource prefix %q would forbid the resources the webhook converts or writes", p))
 		}
 	}
@@ -251,8 +260,8 @@ func convert(in corev1.ResourceRequirements, opts Options) (corev1.ResourceRequi
 		unit             *inf.Dec // native base units (cores, bytes) per device
 	}
 	kinds := []kind{
-		{corev1.ResourceCPU, deviceplugin.CPUResourceName, inf.NewDec(opts.CPUUnitMillicores, 3)},
-		{corev1.ResourceMemory, deviceplugin.MemoryResourceName, inf.NewDec(opts.MemoryUnitBytes, 0)},
+		{corev1.ResourceCPU, ResourceCPU, inf.NewDec(opts.CPUUnitMillicores, 3)},
+		{corev1.ResourceMemory, ResourceMemory, inf.NewDec(opts.MemoryUnitBytes, 0)},
 	}
 	out := *in.DeepCopy()
 	var orig *ContainerResources

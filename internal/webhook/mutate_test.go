@@ -9,6 +9,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/bigbox-dev/bigbox/pkg/deviceplugin"
 )
 
 // rl builds a ResourceList from name, quantity pairs.
@@ -463,5 +465,14 @@ func BenchmarkMutate(b *testing.B) {
 		if _, _, err := Mutate(pod, opts); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestNamesMatchDevicePlugin(t *testing.T) {
+	t.Parallel()
+	if ResourceCPU != deviceplugin.CPUResourceName || ResourceMemory != deviceplugin.MemoryResourceName ||
+		DefaultCPUUnitMillicores != deviceplugin.DefaultCPUUnitMillicores || DefaultMemoryUnitBytes != deviceplugin.DefaultMemoryUnitBytes {
+		t.Errorf("webhook names and units %s %s %d %d differ from pkg/deviceplugin", ResourceCPU, ResourceMemory,
+			DefaultCPUUnitMillicores, DefaultMemoryUnitBytes)
 	}
 }
