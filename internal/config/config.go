@@ -126,6 +126,18 @@ type PredictorSpec struct {
 	Horizon time.Duration
 }
 
+// Validate checks the spec as the NodeSLO's validation does: a known name, a
+// knob within 0–1 (above 0 for a percentile), a horizon within 1s–7d. A spec
+// from PredictorsForNode is valid.
+func (s PredictorSpec) Validate() error {
+	p := &Predictor{Name: &s.Name, Knob: &s.Knob, Horizon: ptr(Duration(s.Horizon))}
+	errs := validatePredictor("predictor", p)
+	if len(errs) == 0 && s.PercentileKnob() && s.Knob == 0 {
+		errs = append(errs, fmt.Errorf("predictor.knob: 0 is not a percentile within (0, 1] (%s)", percentilePredictor))
+	}
+	return errors.Join(errs...)
+}
+
 // PredictorNone is the predictor name that turns prediction off.
 const PredictorNone = "none"
 

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -151,5 +152,32 @@ func TestPredictorsForNodeBuiltInCode(t *testing.T) {
 	}
 	if !(PredictorSpec{Name: "decaying-histogram"}).PercentileKnob() || DefaultPredictorSpec().PercentileKnob() {
 		t.Error("PercentileKnob")
+	}
+}
+
+func TestPredictorSpecValidate(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		spec PredictorSpec
+		want string // "" for valid
+	}{
+		{"default", DefaultPredictorSpec(), ""},
+		{"none", PredictorSpec{Name: "none", Horizon: time.Hour}, ""},
+		{"percentile 1", PredictorSpec{Name: "decaying-histogram", Knob: 1, Horizon: time.Hour}, ""},
+		{"unknown name", PredictorSpec{Name: "oracle", Knob: 0.05, Horizon: time.Hour}, `predictor.name: "oracle" is not a predictor`},
+		{"knob NaN", PredictorSpec{Name: "static", Knob: math.NaN(), Horizon: time.Hour}, "predictor.knob: NaN is not within 0–1"},
+		{"percentile 0", PredictorSpec{Name: "decaying-histogram", Horizon: time.Hour}, "predictor.knob: 0 is not a percentile"},
+		{"zero horizon", PredictorSpec{Name: "default", Knob: 0.05}, "predictor.horizon: 0s is not within"},
+		{"horizon of years", PredictorSpec{Name: "seasonal", Knob: 0.05, Horizon: 1 << 62}, "predictor.horizon: 1281023h"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			err := tt.spec.Validate()
+			if (err == nil) != (tt.want == "") || (err != nil && !strings.Contains(err.Error(), tt.want)) {
+				t.Errorf("Validate() = %v, want %q", err, tt.want)
+			}
+		})
 	}
 }

@@ -80,14 +80,16 @@ func build(spec config.PredictorSpec, capacity float64) (predictor, error) {
 	if !(capacity >= 0) || math.IsInf(capacity, 1) {
 		return nil, fmt.Errorf("predictor %s: capacity %v is not a finite non-negative number", spec.Name, capacity)
 	}
+	// The NodeSLO's limits, the horizon's in particular: a seasonal forecast
+	// walks the slots of one horizon at every Predict.
+	if err := spec.Validate(); err != nil {
+		return nil, fmt.Errorf("predictor %s: %w", spec.Name, err)
+	}
 	if spec.Name == config.PredictorNone {
 		return nil, nil
 	}
 	knob := spec.Knob
 	if !spec.PercentileKnob() {
-		if !(knob >= 0 && knob <= 1) {
-			return nil, fmt.Errorf("predictor %s: margin %v is not a share of capacity within 0–1", spec.Name, knob)
-		}
 		knob *= capacity
 	}
 	p, err := predict.New(spec.Name, knob, spec.Horizon)

@@ -105,13 +105,14 @@ func TestNewRejects(t *testing.T) {
 		capacity float64
 		want     string
 	}{
-		{"unknown name", spec("crystal-ball", 0.05), 1, "unknown predictor"},
+		{"unknown name", spec("crystal-ball", 0.05), 1, `"crystal-ball" is not a predictor`},
 		{"NaN capacity", spec("default", 0.05), math.NaN(), "capacity NaN"},
 		{"negative capacity", spec("default", 0.05), -1, "capacity -1"},
 		{"infinite capacity", spec("static", 0.05), math.Inf(1), "capacity +Inf"},
-		{"margin above 1", spec("seasonal", 1.5), 1, "margin 1.5"},
-		{"percentile 0", spec("decaying-histogram", 0), 1, "percentile 0"},
-		{"zero horizon", config.PredictorSpec{Name: "default", Knob: 0.05}, 1, "horizon 0s"},
+		{"margin above 1", spec("seasonal", 1.5), 1, "knob: 1.5 is not within 0–1"},
+		{"percentile 0", spec("decaying-histogram", 0), 1, "0 is not a percentile"},
+		{"zero horizon", config.PredictorSpec{Name: "default", Knob: 0.05}, 1, "horizon: 0s is not within"},
+		{"horizon beyond 7 days", config.PredictorSpec{Name: "default", Knob: 0.05, Horizon: 8 * 24 * time.Hour}, 1, "horizon: 192h0m0s is not within"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
