@@ -53,6 +53,10 @@ nodes:
 			cpu: spec("decaying-histogram", 0.99, 2*time.Hour), memory: def},
 		{name: "override repeats the name: knob kept", doc: overrides, labels: map[string]string{"pool": "same-name"},
 			cpu: spec("seasonal", 0.1, 30*time.Minute), memory: def},
+		{name: "docs/configuration.md example", labels: map[string]string{"pool": "spiky"},
+			doc: "cpu:\n  predictor: {name: default, knob: 0.1}\nmemory:\n  predictor: {name: none}\nnodes:\n" +
+				"  - selector: {matchLabels: {pool: spiky}}\n    cpu: {predictor: {name: burst-guard}}\n",
+			cpu: spec("burst-guard", 0.05, time.Hour), memory: spec("none", 0, time.Hour)},
 		{name: "later override wins", doc: overrides, labels: map[string]string{"pool": "histogram", "zone": "a"},
 			cpu: spec("decaying-histogram", 0.95, 2*time.Hour), memory: def},
 	}
