@@ -407,3 +407,48 @@ func BenchmarkAgentSecond(b *testing.B) {
 		})
 	}
 }
+
+// TestLongGap restarts after three days down: what the windows held has
+// expired, so the predictors looking back only forecast from the new
+// samples; the others remember the profile, never below the new samples.
+func TestLongGap(t *testing.T) {
+	t.Parallel()
+	const capacity = 16.0
+	for _, s := range specs() {
+		t.Run(s.Name, func(t *testing.T) {
+			t.Parallel()
+			f := newForecaster(t, s, capacity)
+			feed(f, 0, 3*3600)
+			b, err := f.MarshalState()
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := newForecaster(t, s, capacity)
+			if err := r.RestoreState(b); err != nil {
+				t.Fatal(err)
+			}
+			start := t0.Add(3*24*time.Hour + 3*3600*time.Second)
+			var now time.Time
+			for i := range 600 {
+				now = start.Add(time.Duration(i) * time.Second)
+				if r.Observe(now, 1) {
+					t.Fatal("state dropped after a gap forward")
+				}
+			}
+			got := r.Predict(now)
+			floor := 1 + s.Knob*capacity
+			if s.PercentileKnob() {
+				floor = 1
+			}
+			if got < floor-1e-9 {
+				t.Errorf("forecast %v below the new samples plus margin %v", got, floor)
+			}
+			switch s.Name {
+			case "static", "window-max", "burst-guard":
+				if got > floor+0.01 {
+					t.Errorf("forecast %v still holds the old peaks; want %v", got, floor)
+				}
+			}
+		})
+	}
+}
