@@ -2,13 +2,17 @@ package forecast
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"time"
+
+	"k8s.io/utils/clock"
 
 	"github.com/bigbox-dev/bigbox/internal/config"
 	"github.com/bigbox-dev/bigbox/internal/statefile"
@@ -209,4 +213,30 @@ func (s *Set) Load(path string) error {
 		return fmt.Errorf("forecast state %s: %w", path, err)
 	}
 	return nil
+}
+
+// Run saves the state to path every interval and once more when ctx is
+// done, until then. A failed save is logged and retried at the next
+// interval; what the predictors learn meanwhile is only at risk if the agent
+// stops before a save succeeds.
+func (s *Set) Run(ctx context.Context, path string, interval time.Duration, clk clock.WithTicker, logger *slog.Logger) error {
+	if interval <= 0 {
+		return fmt.Errorf("forecast state save interval %v is not positive", interval)
+	}
+	t := clk.NewTicker(interval)
+	defer t.Stop()
+	save := func() {
+		if err := s.Save(path); err != nil {
+			logger.Warn("save forecast state", "path", path, "err", err)
+		}
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			save()
+			return nil
+		case <-t.C():
+			save()
+		}
+	}
 }

@@ -2,13 +2,19 @@ package forecast
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/bigbox-dev/bigbox/internal/config"
 	"github.com/bigbox-dev/bigbox/internal/trace"
@@ -283,3 +289,55 @@ func TestTrace(t *testing.T) {
 }
 
 func predictMargin(f *Forecaster) float64 { return f.Spec().Knob * f.Capacity() }
+
+func TestRun(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "forecast.json")
+	s := newSet(t, config.DefaultPredictorSpec(), config.DefaultPredictorSpec())
+	clk := clocktesting.NewFakeClock(t0)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, path, time.Minute, clk, slog.New(slog.DiscardHandler)) }()
+	saved := func() []byte {
+		b, err := os.ReadFile(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	for !clk.HasWaiters() {
+		runtime.Gosched()
+	}
+	if saved() != nil {
+		t.Fatal("saved before the first interval")
+	}
+	learn(s, 0, 600)
+	clk.Step(time.Minute)
+	for saved() == nil { // the save runs in Run's goroutine
+		runtime.Gosched()
+	}
+	first := saved()
+	learn(s, 600, 1200)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+	last := saved()
+	if bytes.Equal(first, last) {
+		t.Error("no save on stop")
+	}
+	loaded := newSet(t, config.DefaultPredictorSpec(), config.DefaultPredictorSpec())
+	if err := loaded.Load(path); err != nil {
+		t.Fatal(err)
+	}
+	now := t0.Add(1200 * time.Second)
+	if a, b := s.CPU.Predict(now), loaded.CPU.Predict(now); a != b {
+		t.Errorf("the state saved on stop predicts %v, the set %v", b, a)
+	}
+	if err := s.Run(t.Context(), path, 0, clk, slog.New(slog.DiscardHandler)); err == nil {
+		t.Error("Run with a zero interval: want an error")
+	}
+}
