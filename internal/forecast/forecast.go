@@ -7,8 +7,9 @@
 //	reclaimable = capacity × watermark − max(online, predicted peak) − system
 //
 // A Set holds the CPU and memory forecasters and keeps their state in a
-// small JSON file on the node (Save, Load), so a restarted agent does not
-// lose the seasonal profile it learnt over days.
+// small JSON file on the node (Load at start; Run saves it every interval
+// and on stop), so a restarted agent does not lose the seasonal profile it
+// learnt over days.
 //
 // Cadence. The agent observes once per second per resource and predicts from
 // both loops (the CPU loop 20 times a second). The predictors are made for
