@@ -65,7 +65,10 @@ func NewRecorder(client kubernetes.Interface, nodeName string, logger *slog.Logg
 
 // Run writes Events to the API server until ctx is done.
 func (r *Recorder) Run(ctx context.Context) error {
-	b := record.NewBroadcaster(record.WithContext(ctx))
+	// No WithContext: Shutdown below, after the recorder is withdrawn,
+	// stops the broadcaster and cancels its retries, so no Event is sent
+	// to a stopped broadcaster.
+	b := record.NewBroadcaster()
 	b.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: r.client.CoreV1().Events("")})
 	rec := b.NewRecorder(scheme.Scheme, corev1.EventSource{Component: Component, Host: r.host})
 

@@ -27,6 +27,18 @@ func testLogger(t *testing.T) *slog.Logger {
 	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
+// testLoggerB logs only warnings, so a benchmark measures no logging.
+func testLoggerB(b *testing.B) *slog.Logger {
+	return slog.New(slog.NewTextHandler(b.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+// cacheSynced waits for w's first sync within testTimeout.
+func cacheSynced(ctx context.Context, w *PodWatcher) bool {
+	ctx, cancel := context.WithTimeout(ctx, testTimeout)
+	defer cancel()
+	return cache.WaitForCacheSync(ctx.Done(), w.HasSynced)
+}
+
 // waitCtx is a context that ends after testTimeout or with the test.
 func waitCtx(t *testing.T) context.Context {
 	t.Helper()
