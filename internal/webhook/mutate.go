@@ -127,8 +127,9 @@ type Operation struct {
 // Mutate converts a labelled pod. It returns the JSON patch that turns pod
 // into the converted pod (nil when there is nothing to change: the pod is not
 // labelled, asks for no native cpu or memory, or was converted already), or a
-// reason to deny the pod, naming the container and resource. err is only for
-// invalid options. pod is not modified.
+// reason to deny the pod, naming the container and resource. err reports
+// invalid options (or an encoding failure, which these types cannot have).
+// pod is not modified.
 //
 // Per container, the cpu request (else the cpu limit) becomes
 // ceil(millicores / CPUUnitMillicores) devices of bigbox.dev/cpu, as both
