@@ -37,6 +37,7 @@ func main() {
 	flag.DurationVar(&o.MemoryInterval, "memory-interval", time.Second, "period of the node scan, memory and eviction loop")
 	flag.DurationVar(&o.PodScanInterval, "pod-scan-interval", 30*time.Second, "period of the per-pod scan (pods are also read at once when victims may be needed)")
 	flag.StringVar(&o.StateFile, "state-file", "/var/lib/bigbox/state.json", "file that keeps the eviction cooldown across restarts (empty: memory only)")
+	flag.StringVar(&o.ForecastStateFile, "forecast-state-file", "/var/lib/bigbox/forecast.json", "file that keeps what the online peak predictors learnt across restarts (empty: memory only)")
 	flag.StringVar(&o.DevicePluginDir, "device-plugin-dir", "/var/lib/kubelet/device-plugins", "kubelet device-plugin directory (with --standalone only when given)")
 	flag.StringVar(&o.PodResourcesSocket, "pod-resources-socket", "/var/lib/kubelet/pod-resources/kubelet.sock", "kubelet PodResources API socket, read for what running pods hold")
 	flag.TextVar(&logLevel, "log-level", slog.LevelInfo, "log level (debug, info, warn, error)")

@@ -23,6 +23,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/bigbox-dev/bigbox/internal/api"
+	"github.com/bigbox-dev/bigbox/internal/config"
 	"github.com/bigbox-dev/bigbox/pkg/qos"
 )
 
@@ -34,6 +35,16 @@ type Config struct {
 	// version's error ("" when the last load succeeded).
 	Version string
 	Err     string
+	// CPUPredictor and MemoryPredictor choose the online peak forecasts.
+	CPUPredictor, MemoryPredictor config.PredictorSpec
+}
+
+// forecaster forecasts one resource's online peak over the lending horizon
+// (internal/forecast.Forecaster).
+type forecaster interface {
+	Configure(spec config.PredictorSpec, capacity float64) (dropped bool, err error)
+	Observe(t time.Time, online float64) (dropped bool)
+	Predict(now time.Time) float64
 }
 
 // configSource yields the config in force and signals changes.
@@ -141,6 +152,8 @@ type Parts struct {
 		restorer
 	}
 	Evictor Evictor
+	// CPUForecast and MemoryForecast are optional; nil predicts nothing.
+	CPUForecast, MemoryForecast forecaster
 	// Lender is optional; nil when no device plugin runs.
 	Lender lender
 	// State is optional; nil keeps the state in memory only.
@@ -302,6 +315,9 @@ func (a *Agent) cpuTick(ctx context.Context) {
 	if !ok {
 		return
 	}
+	if a.p.CPUForecast != nil {
+		u.PredictedOnline = a.p.CPUForecast.Predict(start)
+	}
 	cfg := a.p.Config.Config()
 
 	a.mu.Lock()
@@ -350,6 +366,8 @@ func (a *Agent) memoryTick(ctx context.Context) {
 	}
 	cfg := a.p.Config.Config()
 	now := a.p.Clock.Now()
+	a.forecast(a.p.CPUForecast, "cpu", cfg.CPUPredictor, &obs.CPU, obs.Time, now)
+	a.forecast(a.p.MemoryForecast, "memory", cfg.MemoryPredictor, &obs.Memory, obs.Time, now)
 	scanned := a.needPods(obs, cfg, now)
 	if scanned {
 		full, err := a.p.Full.Sample()
@@ -442,6 +460,24 @@ func (a *Agent) memoryTick(ctx context.Context) {
 	}
 	a.evict(ctx, dec.Victims, obs, cfg)
 	a.publish(obs, cfg)
+}
+
+// forecast feeds one resource's online usage of this scan to its predictor
+// (once a second: the CPU loop's 50ms samples would only add noise) and
+// sets the predicted peak on u.
+func (a *Agent) forecast(f forecaster, resource string, spec config.PredictorSpec, u *qos.Usage, at, now time.Time) {
+	if f == nil || u.Capacity <= 0 {
+		return
+	}
+	if dropped, err := f.Configure(spec, u.Capacity); err != nil {
+		a.p.Logger.Warn("configure predictor", "resource", resource, "err", err)
+	} else if dropped {
+		a.p.Logger.Info("predictor changed, learnt state dropped", "resource", resource, "predictor", spec.Name, "horizon", spec.Horizon)
+	}
+	if f.Observe(at, u.Online) {
+		a.p.Logger.Warn("clock stepped back, predictor state dropped", "resource", resource)
+	}
+	u.PredictedOnline = f.Predict(now) // after Observe, so never below this sample
 }
 
 // needPods tells whether this tick must read every pod: on the pod scan's

@@ -20,6 +20,7 @@ import (
 	"github.com/bigbox-dev/bigbox/internal/agent"
 	"github.com/bigbox-dev/bigbox/internal/config"
 	"github.com/bigbox-dev/bigbox/internal/executor"
+	"github.com/bigbox-dev/bigbox/internal/forecast"
 	"github.com/bigbox-dev/bigbox/internal/host"
 	"github.com/bigbox-dev/bigbox/internal/sampler"
 	"github.com/bigbox-dev/bigbox/internal/server"
@@ -46,6 +47,9 @@ type AgentOptions struct {
 	// StateFile keeps the eviction cooldown across restarts; empty keeps
 	// it in memory only.
 	StateFile string
+	// ForecastStateFile keeps what the online peak predictors learnt across
+	// restarts; empty keeps it in memory only.
+	ForecastStateFile string
 	// DevicePluginDir is the kubelet's device-plugin directory; empty runs
 	// no device plugin (the default standalone). PodResourcesSocket is the
 	// kubelet's PodResources API, read for what running pods hold.
@@ -87,6 +91,16 @@ func RunAgent(ctx context.Context, o AgentOptions, logger *slog.Logger) (err err
 	if err != nil {
 		return fmt.Errorf("start executor: %w", err)
 	}
+	c0 := cfgSrc.Config()
+	fset, err := forecast.NewSet(c0.CPUPredictor, c0.MemoryPredictor)
+	if err != nil {
+		return fmt.Errorf("build forecasters: %w", err)
+	}
+	if o.ForecastStateFile != "" {
+		if err := fset.Load(o.ForecastStateFile); err != nil {
+			logger.Warn("forecast state not restored, predictors start afresh", "err", err)
+		}
+	}
 	var lend *lender
 	if o.DevicePluginDir != "" {
 		slo := cfgSrc.slo()
@@ -116,8 +130,11 @@ func RunAgent(ctx context.Context, o AgentOptions, logger *slog.Logger) (err err
 		Evictor: agent.NewCgroupKiller(cg),
 		State:   stateSaver(saver),
 		Lender:  agentLender(lend),
-		Clock:   clk,
-		Logger:  logger.With("component", "agent"),
+		// Both always set: the "none" predictor forecasts nothing.
+		CPUForecast:    fset.CPU,
+		MemoryForecast: fset.Memory,
+		Clock:          clk,
+		Logger:         logger.With("component", "agent"),
 	}, reg)
 	if err != nil {
 		return err
@@ -142,6 +159,11 @@ func RunAgent(ctx context.Context, o AgentOptions, logger *slog.Logger) (err err
 	g.Go(func() error { return ag.Run(gctx) })
 	if lend != nil {
 		g.Go(func() error { return lend.Run(gctx) })
+	}
+	if o.ForecastStateFile != "" {
+		g.Go(func() error {
+			return fset.Run(gctx, o.ForecastStateFile, time.Minute, clk, logger.With("component", "forecast"))
+		})
 	}
 	return g.Wait()
 }
@@ -190,7 +212,11 @@ func (s *configSource) resolve(slo *config.NodeSLO) error {
 	if err != nil {
 		return err
 	}
-	s.cur.Store(&agent.Config{Policy: p, Location: loc, Version: slo.Version()})
+	cpuP, memP, err := slo.PredictorsForNode(s.labels)
+	if err != nil {
+		return err
+	}
+	s.cur.Store(&agent.Config{Policy: p, Location: loc, Version: slo.Version(), CPUPredictor: cpuP, MemoryPredictor: memP})
 	return nil
 }
 
