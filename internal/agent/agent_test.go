@@ -12,6 +12,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	clocktesting "k8s.io/utils/clock/testing"
 
+	"github.com/bigbox-dev/bigbox/internal/config"
+
 	"github.com/bigbox-dev/bigbox/pkg/qos"
 )
 
@@ -498,5 +500,46 @@ func TestAdvertiseNeverBelowHeld(t *testing.T) {
 	last = len(l.advCPU) - 1
 	if l.advCPU[last] != 6 || l.advMem[last] != 2*gib {
 		t.Errorf("advertised in cooldown = %v cores, %v bytes; want exactly what is held", l.advCPU[last], l.advMem[last])
+	}
+}
+
+type fakeForecaster struct {
+	mu        sync.Mutex
+	observed  []float64
+	predicted float64
+}
+
+func (f *fakeForecaster) Configure(config.PredictorSpec, float64) (bool, error) { return false, nil }
+func (f *fakeForecaster) Observe(_ time.Time, online float64) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.observed = append(f.observed, online)
+	return false
+}
+func (f *fakeForecaster) Predict(time.Time) float64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.predicted
+}
+
+func TestForecastLowersWhatIsLent(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	fc := &fakeForecaster{predicted: 3}
+	r.a.p.CPUForecast = fc
+	ctx := t.Context()
+	r.a.memoryTick(ctx)
+	r.a.cpuTick(ctx)
+	r.a.cpuTick(ctx)
+	// 8 × 65% − max(online 1, predicted 3) − 0.5 = 1.7 cores.
+	if got, want := r.lastCPU(t).CPUQuotaMicros, int64(170000); got != want {
+		t.Errorf("quota with a predicted peak of 3 cores = %d, want %d", got, want)
+	}
+	if len(fc.observed) != 1 || fc.observed[0] != 1 {
+		t.Errorf("observed = %v, want the one scan's online usage [1] (the CPU loop does not feed it)", fc.observed)
+	}
+	st, _ := r.a.Status()
+	if st.CPU.PredictedOnline != 3 {
+		t.Errorf("status predicted online = %v, want 3", st.CPU.PredictedOnline)
 	}
 }
