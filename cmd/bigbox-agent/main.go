@@ -37,6 +37,8 @@ func main() {
 	flag.DurationVar(&o.MemoryInterval, "memory-interval", time.Second, "period of the node scan, memory and eviction loop")
 	flag.DurationVar(&o.PodScanInterval, "pod-scan-interval", 30*time.Second, "period of the per-pod scan (pods are also read at once when victims may be needed)")
 	flag.StringVar(&o.StateFile, "state-file", "/var/lib/bigbox/state.json", "file that keeps the eviction cooldown across restarts (empty: memory only)")
+	flag.StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig of the API server (empty: in-cluster); Kubernetes mode")
+	flag.StringVar(&o.Namespace, "namespace", os.Getenv("POD_NAMESPACE"), "namespace of the bigbox-nodeslo ConfigMap (default $POD_NAMESPACE); Kubernetes mode")
 	flag.StringVar(&o.ForecastStateFile, "forecast-state-file", "/var/lib/bigbox/forecast.json", "file that keeps what the online peak predictors learnt across restarts (empty: memory only)")
 	flag.StringVar(&o.DevicePluginDir, "device-plugin-dir", "/var/lib/kubelet/device-plugins", "kubelet device-plugin directory (with --standalone only when given)")
 	flag.StringVar(&o.PodResourcesSocket, "pod-resources-socket", "/var/lib/kubelet/pod-resources/kubelet.sock", "kubelet PodResources API socket, read for what running pods hold")

@@ -17,16 +17,25 @@ func (a cpuAdapter) SampleCPU() (qos.Usage, bool, error) {
 	return cs.Usage, cs.OK, nil
 }
 
-// fullAdapter gives the agent the sampler's full scan, offline pods being
-// the pods in the big box.
-type fullAdapter struct{ s *sampler.Sampler }
+// fullAdapter gives the agent the sampler's full scan. Offline pods are the
+// pods in the big box; in Kubernetes mode offline also filters them to the
+// pods the API server knows as bigbox pods (a BestEffort pod that is not
+// one shares the box but is never a victim).
+type fullAdapter struct {
+	s       *sampler.Sampler
+	offline func([]agent.OfflinePod) []agent.OfflinePod
+}
 
 func (a fullAdapter) Sample() (agent.Observation, error) {
 	o, err := a.s.Sample()
 	if err != nil {
 		return agent.Observation{}, err
 	}
-	return observation(o), nil
+	obs := observation(o)
+	if a.offline != nil {
+		obs.Offline = a.offline(obs.Offline)
+	}
+	return obs, nil
 }
 
 func (a fullAdapter) SampleNode() (agent.Observation, error) {

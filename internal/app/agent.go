@@ -8,8 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -54,14 +52,14 @@ type AgentOptions struct {
 	// no device plugin (the default standalone). PodResourcesSocket is the
 	// kubelet's PodResources API, read for what running pods hold.
 	DevicePluginDir, PodResourcesSocket string
+	// Kubeconfig is the API server's kubeconfig outside a pod (empty: in
+	// cluster); Namespace holds the NodeSLO ConfigMap. Kubernetes mode only.
+	Kubeconfig, Namespace string
 }
 
 // RunAgent runs the node agent until ctx is done. On return the big box has
 // been restored (or the returned error says why not).
 func RunAgent(ctx context.Context, o AgentOptions, logger *slog.Logger) (err error) {
-	if !o.Standalone {
-		return errors.New("only --standalone is available in this version: the Kubernetes mode (device plugin, pod informer, Eviction API) is tracked in issue #4")
-	}
 	clk := clock.RealClock{}
 	reg := prometheus.NewRegistry()
 	if err := reg.Register(collectors.NewGoCollector()); err != nil {
@@ -71,9 +69,40 @@ func RunAgent(ctx context.Context, o AgentOptions, logger *slog.Logger) (err err
 		return fmt.Errorf("register process collector: %w", err)
 	}
 
-	cfgSrc, err := newConfigSource(o.ConfigPath, o.NodeLabels, logger, reg)
-	if err != nil {
-		return err
+	// The group starts before set-up is done (the informers must sync
+	// before the first decision); a failed set-up stops and waits for it.
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	g, gctx := errgroup.WithContext(runCtx)
+	started := false
+	defer func() {
+		if !started {
+			cancel()
+			err = errors.Join(err, g.Wait())
+		}
+	}()
+
+	var (
+		cfgSrc *configSource
+		kp     *kubeParts
+	)
+	if o.Standalone {
+		var w *config.Watcher
+		if cfgSrc, w, err = newFileConfigSource(o.ConfigPath, o.NodeLabels, logger, reg); err != nil {
+			return err
+		}
+		if w != nil {
+			g.Go(func() error { return w.Run(gctx) })
+		}
+	} else {
+		if kp, err = newKubeParts(o, logger, reg); err != nil {
+			return err
+		}
+		kp.run(gctx, g)
+		kp.waitSynced(gctx, 30*time.Second, logger)
+		if cfgSrc, err = newConfigSource(kp.slo, nodeLabels{kp.node}, nil, logger); err != nil {
+			return err
+		}
 	}
 
 	cg, err := cgroup.Open(o.CgroupRoot)
@@ -114,6 +143,11 @@ func RunAgent(ctx context.Context, o AgentOptions, logger *slog.Logger) (err err
 	if o.StateFile != "" {
 		saver = statefile.New(o.StateFile)
 	}
+	var evictor agent.Evictor = agent.NewCgroupKiller(cg)
+	full := fullAdapter{s: smp}
+	if kp != nil {
+		evictor, full.offline = kp.evictor, kp.pods.Offline
+	}
 	ag, err := agent.New(agent.Options{
 		Node:            o.NodeName,
 		CPUInterval:     o.CPUInterval,
@@ -125,9 +159,9 @@ func RunAgent(ctx context.Context, o AgentOptions, logger *slog.Logger) (err err
 	}, agent.Parts{
 		Config:  cfgSrc,
 		CPU:     cpuAdapter{smp},
-		Full:    fullAdapter{smp},
+		Full:    full,
 		Exec:    exec,
-		Evictor: agent.NewCgroupKiller(cg),
+		Evictor: evictor,
 		State:   stateSaver(saver),
 		Lender:  agentLender(lend),
 		// Both always set: the "none" predictor forecasts nothing.
@@ -153,7 +187,7 @@ func RunAgent(ctx context.Context, o AgentOptions, logger *slog.Logger) (err err
 	logger.Info("agent started", "listen", srv.Addr().String(), "cgroup_version", int(cg.Version()),
 		"driver", layout.Driver, "bigbox_cgroup", layout.Besteffort, "config_version", cfgSrc.Config().Version)
 
-	g, gctx := errgroup.WithContext(ctx)
+	started = true
 	g.Go(func() error { return cfgSrc.Run(gctx) })
 	g.Go(func() error { return srv.Run(gctx) })
 	g.Go(func() error { return ag.Run(gctx) })
@@ -165,119 +199,6 @@ func RunAgent(ctx context.Context, o AgentOptions, logger *slog.Logger) (err err
 			return fset.Run(gctx, o.ForecastStateFile, time.Minute, clk, logger.With("component", "forecast"))
 		})
 	}
-	return g.Wait()
-}
-
-// sloSource is where NodeSLO versions come from: a file (config.Watcher) or
-// the ConfigMap (kube.ConfigMapSource). A rejected version leaves Current
-// at the last good one and sets LastError.
-type sloSource interface {
-	Run(ctx context.Context) error
-	Current() *config.NodeSLO
-	LastError() error
-	Changes() <-chan struct{}
-}
-
-// configSource turns the watched NodeSLO into the agent's Config, resolving
-// the per-node overrides once per change rather than on every 50ms tick.
-type configSource struct {
-	watcher sloSource // nil: built-in defaults
-	labels  map[string]string
-	logger  *slog.Logger
-	cur     atomic.Pointer[agent.Config]
-	changes chan struct{}
-	mu      sync.Mutex
-	lastErr string
-}
-
-func newConfigSource(path string, labels map[string]string, logger *slog.Logger, reg prometheus.Registerer) (*configSource, error) {
-	s := &configSource{labels: labels, logger: logger.With("component", "config"), changes: make(chan struct{}, 1)}
-	slo := config.Default()
-	if path != "" {
-		w, err := config.NewWatcher(path, logger, reg)
-		if err != nil {
-			return nil, fmt.Errorf("load node SLO: %w", err)
-		}
-		s.watcher = w
-		slo = w.Current()
-	}
-	if err := s.resolve(slo); err != nil {
-		return nil, fmt.Errorf("node SLO for this node: %w", err)
-	}
-	return s, nil
-}
-
-func (s *configSource) resolve(slo *config.NodeSLO) error {
-	p, loc, err := slo.ForNode(s.labels)
-	if err != nil {
-		return err
-	}
-	cpuP, memP, err := slo.PredictorsForNode(s.labels)
-	if err != nil {
-		return err
-	}
-	s.cur.Store(&agent.Config{Policy: p, Location: loc, Version: slo.Version(), CPUPredictor: cpuP, MemoryPredictor: memP})
-	return nil
-}
-
-// slo is the NodeSLO in force.
-func (s *configSource) slo() *config.NodeSLO {
-	if s.watcher == nil {
-		return config.Default()
-	}
-	return s.watcher.Current()
-}
-
-// Config implements the agent's configSource.
-func (s *configSource) Config() agent.Config {
-	c := *s.cur.Load()
-	if s.watcher != nil {
-		if err := s.watcher.LastError(); err != nil {
-			c.Err = err.Error()
-		}
-	}
-	s.mu.Lock()
-	if s.lastErr != "" {
-		c.Err = s.lastErr
-	}
-	s.mu.Unlock()
-	return c
-}
-
-// Changes implements the agent's configSource.
-func (s *configSource) Changes() <-chan struct{} { return s.changes }
-
-// Run follows the watcher until ctx is done.
-func (s *configSource) Run(ctx context.Context) error {
-	if s.watcher == nil {
-		<-ctx.Done()
-		return nil
-	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return s.watcher.Run(gctx) })
-	g.Go(func() error {
-		for {
-			select {
-			case <-gctx.Done():
-				return nil
-			case <-s.watcher.Changes():
-			}
-			slo := s.watcher.Current()
-			s.mu.Lock()
-			if err := s.resolve(slo); err != nil {
-				s.lastErr = err.Error()
-				s.logger.Warn("node SLO rejected for this node", "version", slo.Version(), "err", err)
-			} else {
-				s.lastErr = ""
-				s.logger.Info("node SLO in force", "version", slo.Version())
-			}
-			s.mu.Unlock()
-			select {
-			case s.changes <- struct{}{}:
-			default:
-			}
-		}
-	})
 	return g.Wait()
 }
 

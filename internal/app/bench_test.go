@@ -41,7 +41,7 @@ func newFakeAgent(tb testing.TB, version, pods int, podScan time.Duration) *agen
 		}
 	})
 	reg := prometheus.NewRegistry()
-	cfg, err := newConfigSource("", nil, logger, reg)
+	cfg, err := newConfigSource(nil, nil, nil, logger)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -52,7 +52,7 @@ func newFakeAgent(tb testing.TB, version, pods int, podScan time.Duration) *agen
 		tb.Fatal(err)
 	}
 	a, err := agent.New(agent.Options{PodScanInterval: podScan}, agent.Parts{
-		Config: cfg, CPU: cpuAdapter{smp}, Full: fullAdapter{smp}, Exec: exec,
+		Config: cfg, CPU: cpuAdapter{smp}, Full: fullAdapter{s: smp}, Exec: exec,
 		Evictor: agent.NewCgroupKiller(cg), Clock: clk, Logger: logger,
 	}, reg)
 	if err != nil {
