@@ -1,0 +1,262 @@
+//go:build integration
+
+package integration
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/bigbox-dev/bigbox/internal/app"
+)
+
+const (
+	resCPU    corev1.ResourceName = "bigbox.dev/cpu"
+	resMemory corev1.ResourceName = "bigbox.dev/memory"
+)
+
+// agentEnv is one bigbox agent in Kubernetes mode, run in the test process
+// against the test cluster, with its own namespace for the NodeSLO.
+type agentEnv struct {
+	c         cluster
+	namespace string
+	done      chan struct{}
+	err       error
+	cancel    context.CancelFunc
+}
+
+// startAgent creates a namespace with the NodeSLO ConfigMap slo and runs the
+// agent until the test ends; the agent's stop (and its restore) is checked.
+func startAgent(t *testing.T, c cluster, slo string) *agentEnv {
+	t.Helper()
+	ctx := testContext(t, time.Minute)
+	ns := "bigbox-it-" + randomSuffix(t)
+	if _, err := c.client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create namespace: %v", err)
+	}
+	t.Cleanup(func() {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(t.Context()), 30*time.Second)
+		defer cancel()
+		if err := c.client.CoreV1().Namespaces().Delete(dctx, ns, metav1.DeleteOptions{}); err != nil {
+			t.Errorf("delete namespace %s: %v", ns, err)
+		}
+	})
+	e := &agentEnv{c: c, namespace: ns, done: make(chan struct{})}
+	e.setConfig(t, slo)
+
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(t.Context()))
+	e.cancel = cancel
+	dir := t.TempDir()
+	go func() {
+		defer close(e.done)
+		e.err = app.RunAgent(runCtx, app.AgentOptions{
+			Kubeconfig: os.Getenv(envKubeconfig), Namespace: ns, NodeName: c.node,
+			Listen: "127.0.0.1:0", CgroupRoot: *cgroupRootFlag, ProcRoot: "/proc", SysRoot: "/sys",
+			CPUInterval: 50 * time.Millisecond, MemoryInterval: 500 * time.Millisecond, PodScanInterval: 2 * time.Second,
+			StateFile: filepath.Join(dir, "state.json"),
+			// The kubelet of hack/kube-up.sh keeps its default paths.
+			DevicePluginDir:    "/var/lib/kubelet/device-plugins",
+			PodResourcesSocket: "/var/lib/kubelet/pod-resources/kubelet.sock",
+		}, slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelInfo})))
+	}()
+	t.Cleanup(e.stop)
+	return e
+}
+
+func (e *agentEnv) stop() {
+	e.cancel()
+	<-e.done
+}
+
+func (e *agentEnv) setConfig(t *testing.T, slo string) {
+	t.Helper()
+	ctx := testContext(t, 30*time.Second)
+	cms := e.c.client.CoreV1().ConfigMaps(e.namespace)
+	cm := &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: "bigbox-nodeslo", Namespace: e.namespace},
+		Data:       map[string]string{"nodeslo.yaml": slo},
+	}
+	if _, err := cms.Update(ctx, cm, metav1.UpdateOptions{}); apierrors.IsNotFound(err) {
+		_, err = cms.Create(ctx, cm, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatalf("create NodeSLO: %v", err)
+		}
+	} else if err != nil {
+		t.Fatalf("update NodeSLO: %v", err)
+	}
+}
+
+// eventually polls cond every 200ms until it holds, the agent stops or d
+// passes.
+func (e *agentEnv) eventually(t *testing.T, what string, d time.Duration, cond func(ctx context.Context) (bool, error)) {
+	t.Helper()
+	err := wait.PollUntilContextTimeout(t.Context(), 200*time.Millisecond, d, true, func(ctx context.Context) (bool, error) {
+		select {
+		case <-e.done:
+			return false, errors.Join(errors.New("agent stopped"), e.err)
+		default:
+		}
+		return cond(ctx)
+	})
+	if err != nil {
+		t.Fatalf("%s: not within %s: %v", what, d, err)
+	}
+}
+
+func (e *agentEnv) allocatable(ctx context.Context, name corev1.ResourceName) (int64, error) {
+	n, err := e.c.client.CoreV1().Nodes().Get(ctx, e.c.node, metav1.GetOptions{})
+	if err != nil {
+		return 0, err
+	}
+	q := n.Status.Allocatable[name]
+	return q.Value(), nil
+}
+
+// offlinePod asks for bigbox resources only and is placed by the scheduler.
+func offlinePod(t *testing.T, c cluster, cpuUnits, memUnits int64) *corev1.Pod {
+	t.Helper()
+	p := bestEffortPod(t, c)
+	p.Spec.NodeName = "" // the scheduler places it by the extended resources
+	p.Labels["bigbox.dev/colocation"] = "true"
+	p.Spec.Containers[0].Resources.Limits = corev1.ResourceList{
+		resCPU:    *resource.NewQuantity(cpuUnits, resource.DecimalSI),
+		resMemory: *resource.NewQuantity(memUnits, resource.DecimalSI),
+	}
+	return p
+}
+
+func podEvents(ctx context.Context, e *agentEnv, kind, name, reason string) ([]corev1.Event, error) {
+	ns := metav1.NamespaceDefault
+	if kind == "Node" {
+		ns = metav1.NamespaceDefault // node events go to the default namespace
+	}
+	if kind == "ConfigMap" {
+		ns = e.namespace
+	}
+	list, err := e.c.client.CoreV1().Events(ns).List(ctx, metav1.ListOptions{
+		FieldSelector: fields.Set{"involvedObject.kind": kind, "involvedObject.name": name, "reason": reason}.String(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return list.Items, nil
+}
+
+func readCgroup(t *testing.T, ctrl, group, file string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(*cgroupRootFlag, ctrl, group, file))
+	if err != nil {
+		t.Fatalf("read %s: %v", file, err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+const fastSLO = `
+cpu: {growAfter: 1s}
+memory: {growAfter: 1s}
+evictionCooldown: 1m
+`
+
+// TestAgentLendsEvictsAndDisables walks the agent's life on a real node:
+// its device plugins register and the node's allocatable follows what is
+// lent; the scheduler places an offline pod on the extended resources and
+// the kubelet runs it in the big box; a memory watermark breach evicts it
+// through the Eviction API with Events and a cooldown; a bad NodeSLO is
+// rejected with an Event while the last good one stays; enabled: false
+// restores the big box.
+func TestAgentLendsEvictsAndDisables(t *testing.T) {
+	c := newCluster(t)
+	e := startAgent(t, c, fastSLO)
+
+	e.eventually(t, "node advertises bigbox.dev/cpu and bigbox.dev/memory", time.Minute, func(ctx context.Context) (bool, error) {
+		cpu, err := e.allocatable(ctx, resCPU)
+		if err != nil {
+			return false, err
+		}
+		mem, err := e.allocatable(ctx, resMemory)
+		return cpu > 0 && mem > 0, err
+	})
+
+	pod := runPod(t, c, offlinePod(t, c, 1, 1))
+	if pod.Spec.NodeName != c.node {
+		t.Fatalf("offline pod placed on %q, want %q", pod.Spec.NodeName, c.node)
+	}
+	e.eventually(t, "big box fenced", 30*time.Second, func(context.Context) (bool, error) {
+		return readCgroup(t, "cpu", "kubepods/besteffort", "cpu.cfs_quota_us") != "-1" &&
+			readCgroup(t, "cpu", "kubepods/besteffort", "cpu.shares") == "2", nil
+	})
+
+	// A NodeSLO that does not validate is rejected with an Event on the
+	// ConfigMap; the last good one stays in force.
+	e.setConfig(t, "cpu: {reclaimWatermarkPercent: 120}\n")
+	e.eventually(t, "rejected NodeSLO Event", 30*time.Second, func(ctx context.Context) (bool, error) {
+		evs, err := podEvents(ctx, e, "ConfigMap", "bigbox-nodeslo", "BigboxConfigRejected")
+		return len(evs) > 0, err
+	})
+	if got := readCgroup(t, "cpu", "kubepods/besteffort", "cpu.shares"); got != "2" {
+		t.Errorf("after a rejected NodeSLO cpu.shares = %s, want 2 (last good version in force)", got)
+	}
+
+	// Node memory far above a 1% evict watermark: the offline pod goes
+	// through the Eviction API, with Events naming the watermark.
+	e.setConfig(t, `
+cpu: {growAfter: 1s}
+memory: {growAfter: 1s, reclaimWatermarkPercent: 1, evictWatermarkPercent: 2, evictReleasePercent: 1}
+evictionCooldown: 1m
+`)
+	e.eventually(t, "offline pod evicted", time.Minute, func(ctx context.Context) (bool, error) {
+		p, err := c.client.CoreV1().Pods(pod.Namespace).Get(ctx, pod.Name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return true, nil
+		}
+		return err == nil && p.DeletionTimestamp != nil, err
+	})
+	e.eventually(t, "eviction Events on the pod and the node", 30*time.Second, func(ctx context.Context) (bool, error) {
+		onPod, err := podEvents(ctx, e, "Pod", pod.Name, "BigboxEvicted")
+		if err != nil {
+			return false, err
+		}
+		onNode, err := podEvents(ctx, e, "Node", c.node, "BigboxEvicted")
+		if err != nil {
+			return false, err
+		}
+		if len(onPod) == 0 || len(onNode) == 0 {
+			return false, nil
+		}
+		if !strings.Contains(onPod[0].Message, "evict watermark") {
+			t.Errorf("pod Event message %q does not name the watermark", onPod[0].Message)
+		}
+		return true, nil
+	})
+	// In the cooldown nothing new is lent: advertised = held (nothing now).
+	e.eventually(t, "advertise only what is held in the cooldown", 30*time.Second, func(ctx context.Context) (bool, error) {
+		cpu, err := e.allocatable(ctx, resCPU)
+		return cpu == 0, err
+	})
+
+	// The one-click switch restores the big box.
+	e.setConfig(t, "enabled: false\n")
+	e.eventually(t, "big box restored on disable", 30*time.Second, func(context.Context) (bool, error) {
+		return readCgroup(t, "cpu", "kubepods/besteffort", "cpu.cfs_quota_us") == "-1", nil
+	})
+
+	e.stop()
+	if e.err != nil && !errors.Is(e.err, context.Canceled) {
+		t.Errorf("agent: %v", e.err)
+	}
+	if got := readCgroup(t, "cpu", "kubepods/besteffort", "cpu.cfs_quota_us"); got != "-1" {
+		t.Errorf("quota after the agent stopped = %s, want -1", got)
+	}
+}
