@@ -326,7 +326,7 @@ func TestInstall(t *testing.T) {
 			t.Errorf("hostPID %v, hostNetwork %v, serviceAccount %q: want true, false, bigbox-agent", spec.HostPID, spec.HostNetwork, spec.ServiceAccountName)
 		}
 		c := spec.Containers[0]
-		for _, want := range []string{"--node-name=$(NODE_NAME)", "--cgroup-root=/host/sys/fs/cgroup", "--config=/etc/bigbox/nodeslo.yaml",
+		for _, want := range []string{"--node-name=$(NODE_NAME)", "--namespace=$(POD_NAMESPACE)", "--cgroup-root=/host/sys/fs/cgroup",
 			"--device-plugin-dir=/var/lib/kubelet/device-plugins", "--pod-resources-socket=/var/lib/kubelet/pod-resources/kubelet.sock"} {
 			if !slices.Contains(c.Args, want) {
 				t.Errorf("agent args %v lack %s", c.Args, want)
@@ -342,7 +342,7 @@ func TestInstall(t *testing.T) {
 		for _, m := range c.VolumeMounts {
 			mounts[m.Name] = m
 		}
-		for name, readOnly := range map[string]bool{"cgroup": false, "device-plugins": false, "pod-resources": true, "nodeslo": true, "state": false} {
+		for name, readOnly := range map[string]bool{"cgroup": false, "device-plugins": false, "pod-resources": true, "state": false} {
 			m, ok := mounts[name]
 			if !ok || m.ReadOnly != readOnly {
 				t.Errorf("volume mount %s: %+v (present %v), want readOnly %v", name, m, ok, readOnly)
@@ -413,11 +413,15 @@ func TestInstall(t *testing.T) {
 			want bool
 		}{
 			{agent, authorizationv1.ResourceAttributes{Verb: "list", Resource: "pods"}, true},
+			{agent, authorizationv1.ResourceAttributes{Verb: "get", Resource: "pods", Namespace: "default", Name: "any"}, false},
 			{agent, authorizationv1.ResourceAttributes{Verb: "watch", Resource: "pods", Namespace: "default"}, true},
 			{agent, authorizationv1.ResourceAttributes{Verb: "create", Resource: "pods", Subresource: "eviction", Namespace: "default"}, true},
 			{agent, authorizationv1.ResourceAttributes{Verb: "create", Resource: "events", Namespace: "default"}, true},
-			{agent, authorizationv1.ResourceAttributes{Verb: "create", Resource: "events", Group: "events.k8s.io", Namespace: ns}, true},
+			{agent, authorizationv1.ResourceAttributes{Verb: "patch", Resource: "events", Namespace: ns}, true},
+			{agent, authorizationv1.ResourceAttributes{Verb: "delete", Resource: "events", Namespace: ns}, false},
 			{agent, authorizationv1.ResourceAttributes{Verb: "get", Resource: "nodes", Name: "any"}, true},
+			{agent, authorizationv1.ResourceAttributes{Verb: "watch", Resource: "nodes"}, true},
+			{agent, authorizationv1.ResourceAttributes{Verb: "update", Resource: "nodes", Name: "any"}, false},
 			{agent, authorizationv1.ResourceAttributes{Verb: "get", Resource: "configmaps", Namespace: ns, Name: "bigbox-nodeslo"}, true},
 			{agent, authorizationv1.ResourceAttributes{Verb: "watch", Resource: "configmaps", Namespace: ns, Name: "bigbox-nodeslo"}, true},
 			{agent, authorizationv1.ResourceAttributes{Verb: "get", Resource: "configmaps", Namespace: ns, Name: "other"}, false},
@@ -426,7 +430,6 @@ func TestInstall(t *testing.T) {
 			{agent, authorizationv1.ResourceAttributes{Verb: "update", Resource: "configmaps", Namespace: ns, Name: "bigbox-nodeslo"}, false},
 			{agent, authorizationv1.ResourceAttributes{Verb: "delete", Resource: "pods", Namespace: "default"}, false},
 			{agent, authorizationv1.ResourceAttributes{Verb: "patch", Resource: "pods", Namespace: "default"}, false},
-			{agent, authorizationv1.ResourceAttributes{Verb: "list", Resource: "nodes"}, false},
 			{agent, authorizationv1.ResourceAttributes{Verb: "patch", Resource: "nodes", Subresource: "status", Name: "any"}, false},
 			{agent, authorizationv1.ResourceAttributes{Verb: "get", Resource: "secrets", Namespace: ns, Name: "bigbox-webhook-tls"}, false},
 			{webhook, authorizationv1.ResourceAttributes{Verb: "list", Resource: "pods"}, false},
