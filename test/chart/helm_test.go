@@ -390,6 +390,9 @@ func TestInstall(t *testing.T) {
 		if w.ClientConfig.Service == nil || w.ClientConfig.Service.Namespace != ns || *w.ClientConfig.Service.Path != "/mutate" {
 			t.Errorf("clientConfig.service %+v", w.ClientConfig.Service)
 		}
+		if w.FailurePolicy == nil || *w.FailurePolicy != "Fail" || w.ReinvocationPolicy == nil || *w.ReinvocationPolicy != "IfNeeded" {
+			t.Errorf("failurePolicy %v, reinvocationPolicy %v: want Fail, IfNeeded (docs/webhook.md)", w.FailurePolicy, w.ReinvocationPolicy)
+		}
 		if w.ObjectSelector == nil || w.ObjectSelector.MatchLabels["bigbox.dev/colocation"] != "true" {
 			t.Errorf("objectSelector %+v: want bigbox.dev/colocation=true", w.ObjectSelector)
 		}
