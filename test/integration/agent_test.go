@@ -5,10 +5,15 @@ package integration
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -31,6 +36,7 @@ const (
 // against the test cluster, with its own namespace for the NodeSLO.
 type agentEnv struct {
 	c         cluster
+	started   time.Time
 	namespace string
 	done      chan struct{}
 	err       error
@@ -53,7 +59,7 @@ func startAgent(t *testing.T, c cluster, slo string) *agentEnv {
 			t.Errorf("delete namespace %s: %v", ns, err)
 		}
 	})
-	e := &agentEnv{c: c, namespace: ns, done: make(chan struct{})}
+	e := &agentEnv{c: c, namespace: ns, done: make(chan struct{}), started: time.Now()}
 	e.setConfig(t, slo)
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(t.Context()))
@@ -115,6 +121,29 @@ func (e *agentEnv) eventually(t *testing.T, what string, d time.Duration, cond f
 	}
 }
 
+// waitAdvertised waits until the node's status, written by the kubelet
+// after since plus a few status periods (2s here), shows more than one unit
+// of bigbox.dev/cpu and some bigbox.dev/memory. A status from before may
+// still show what an earlier agent advertised, and the scheduler would
+// place pods the kubelet then rejects.
+func (e *agentEnv) waitAdvertised(t *testing.T, since time.Time) {
+	t.Helper()
+	e.eventually(t, "node advertises bigbox resources", time.Minute, func(ctx context.Context) (bool, error) {
+		n, err := e.c.client.CoreV1().Nodes().Get(ctx, e.c.node, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		var beat time.Time
+		for _, cond := range n.Status.Conditions {
+			if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue {
+				beat = cond.LastHeartbeatTime.Time
+			}
+		}
+		cpu, mem := n.Status.Allocatable[resCPU], n.Status.Allocatable[resMemory]
+		return beat.After(since.Add(5*time.Second)) && cpu.Value() > 1 && mem.Value() > 0, nil
+	})
+}
+
 func (e *agentEnv) allocatable(ctx context.Context, name corev1.ResourceName) (int64, error) {
 	n, err := e.c.client.CoreV1().Nodes().Get(ctx, e.c.node, metav1.GetOptions{})
 	if err != nil {
@@ -163,8 +192,11 @@ func readCgroup(t *testing.T, ctrl, group, file string) string {
 	return strings.TrimSpace(string(b))
 }
 
+// fastSLO lends after 1s and never evicts for CPU: these tests share two
+// CPUs with whatever else the machine runs, and only memory and the rules
+// under test should evict.
 const fastSLO = `
-cpu: {growAfter: 1s}
+cpu: {growAfter: 1s, reclaimWatermarkPercent: 100, evictWatermarkPercent: 100}
 memory: {growAfter: 1s}
 evictionCooldown: 1m
 `
@@ -179,15 +211,7 @@ evictionCooldown: 1m
 func TestAgentLendsEvictsAndDisables(t *testing.T) {
 	c := newCluster(t)
 	e := startAgent(t, c, fastSLO)
-
-	e.eventually(t, "node advertises bigbox.dev/cpu and bigbox.dev/memory", time.Minute, func(ctx context.Context) (bool, error) {
-		cpu, err := e.allocatable(ctx, resCPU)
-		if err != nil {
-			return false, err
-		}
-		mem, err := e.allocatable(ctx, resMemory)
-		return cpu > 0 && mem > 0, err
-	})
+	e.waitAdvertised(t, e.started)
 
 	pod := runPod(t, c, offlinePod(t, c, 1, 1))
 	if pod.Spec.NodeName != c.node {
@@ -212,7 +236,7 @@ func TestAgentLendsEvictsAndDisables(t *testing.T) {
 	// Node memory far above a 1% evict watermark: the offline pod goes
 	// through the Eviction API, with Events naming the watermark.
 	e.setConfig(t, `
-cpu: {growAfter: 1s}
+cpu: {growAfter: 1s, reclaimWatermarkPercent: 100, evictWatermarkPercent: 100}
 memory: {growAfter: 1s, reclaimWatermarkPercent: 1, evictWatermarkPercent: 2, evictReleasePercent: 1}
 evictionCooldown: 1m
 `)
@@ -258,5 +282,120 @@ evictionCooldown: 1m
 	}
 	if got := readCgroup(t, "cpu", "kubepods/besteffort", "cpu.cfs_quota_us"); got != "-1" {
 		t.Errorf("quota after the agent stopped = %s, want -1", got)
+	}
+}
+
+// stillRunning fails when the offline pod is no longer Running, e.g. the
+// kubelet rejected it after a restart (UnexpectedAdmissionError).
+func stillRunning(ctx context.Context, c cluster, pod *corev1.Pod) (bool, error) {
+	p, err := c.client.CoreV1().Pods(pod.Namespace).Get(ctx, pod.Name, metav1.GetOptions{})
+	if err != nil {
+		return false, err
+	}
+	if p.Status.Phase != corev1.PodRunning {
+		return false, fmt.Errorf("offline pod is %s (%s: %s) after the kubelet restart", p.Status.Phase, p.Status.Reason, p.Status.Message)
+	}
+	return true, nil
+}
+
+// restartKubelet stops the test cluster's kubelet by its recorded PID and
+// starts it again with hack/kube-up.sh, which starts what is missing.
+func restartKubelet(t *testing.T) {
+	t.Helper()
+	run := os.Getenv("BIGBOX_KUBE_RUN")
+	b, err := os.ReadFile(filepath.Join(run, "pids", "kubelet.pid"))
+	if err != nil {
+		t.Fatalf("kubelet pid: %v", err)
+	}
+	pid, err := strconv.Atoi(strings.Fields(string(b))[0])
+	if err != nil {
+		t.Fatalf("kubelet pid %q: %v", b, err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		t.Fatalf("stop kubelet %d: %v", pid, err)
+	}
+	err = wait.PollUntilContextTimeout(t.Context(), 100*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		_, err := os.Stat(fmt.Sprintf("/proc/%d/exe", pid))
+		return errors.Is(err, fs.ErrNotExist), nil
+	})
+	if err != nil {
+		t.Fatalf("kubelet %d did not stop: %v", pid, err)
+	}
+	cmd := exec.CommandContext(t.Context(), "../../hack/kube-up.sh")
+	cmd.Stderr = t.Output()
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("start the kubelet again: %v", err)
+	}
+}
+
+// TestKubeletRestart: the kubelet deletes every socket in its device-plugin
+// directory when it starts; bigbox's plugins must register again within
+// seconds, and the offline pod that holds devices must not be rejected.
+func TestKubeletRestart(t *testing.T) {
+	c := newCluster(t)
+	e := startAgent(t, c, fastSLO)
+	e.waitAdvertised(t, e.started)
+	pod := runPod(t, c, offlinePod(t, c, 1, 1))
+
+	restarted := time.Now()
+	restartKubelet(t)
+	e.waitAdvertised(t, restarted)
+	t.Logf("bigbox resources back in node status %s after the kubelet restart began", time.Since(restarted).Round(100*time.Millisecond))
+	// A new offline pod is admitted on the re-registered plugins.
+	runPod(t, c, offlinePod(t, c, 1, 1))
+	// The kubelet re-admits running pods at start; watch a few status
+	// updates for a rejection of one that lost its devices.
+	since := time.Now()
+	e.eventually(t, "offline pod running for 5s after the restart", 30*time.Second, func(ctx context.Context) (bool, error) {
+		if ok, err := stillRunning(ctx, c, pod); !ok {
+			return false, err
+		}
+		return time.Since(since) > 5*time.Second, nil
+	})
+}
+
+// TestTimeWindowGraceAndEnd: inside a window's grace nothing new is lent
+// (advertised = held); at the window's end the offline pod is evicted.
+func TestTimeWindowGraceAndEnd(t *testing.T) {
+	c := newCluster(t)
+	now := time.Now().UTC()
+	// Windows are set in whole minutes: this one ends 1–2 minutes from now,
+	// its grace starts at most a minute from now.
+	start, end := now.Add(-time.Hour).Truncate(time.Minute), now.Add(2*time.Minute).Truncate(time.Minute)
+	slo := fmt.Sprintf(`
+cpu: {growAfter: 1s, reclaimWatermarkPercent: 100, evictWatermarkPercent: 100}
+memory: {growAfter: 1s}
+evictionCooldown: 1m
+timeZone: UTC
+timeWindows:
+  - start: "%s"
+    end: "%s"
+    grace: 1m
+`, start.Format("15:04"), end.Format("15:04"))
+	e := startAgent(t, c, slo)
+	e.waitAdvertised(t, e.started)
+	pod := runPod(t, c, offlinePod(t, c, 1, 1))
+	e.eventually(t, "grace: advertise only what is held", 2*time.Minute, func(ctx context.Context) (bool, error) {
+		cpu, err := e.allocatable(ctx, resCPU)
+		return cpu == 1, err
+	})
+	if time.Now().UTC().Before(end.Add(-time.Minute - 5*time.Second)) {
+		t.Errorf("lending stopped at %s, before the grace began at %s", time.Now().UTC().Format(time.TimeOnly), end.Add(-time.Minute).Format(time.TimeOnly))
+	}
+	if ok, err := stillRunning(t.Context(), c, pod); !ok {
+		t.Fatalf("offline pod evicted during the grace: %v", err)
+	}
+	e.eventually(t, "offline pod evicted at the window's end", 2*time.Minute, func(ctx context.Context) (bool, error) {
+		evs, err := podEvents(ctx, e, "Pod", pod.Name, "BigboxEvicted")
+		if err != nil || len(evs) == 0 {
+			return false, err
+		}
+		if !strings.Contains(evs[0].Message, "time window") {
+			t.Errorf("eviction Event %q does not name the time window", evs[0].Message)
+		}
+		return true, nil
+	})
+	if time.Now().UTC().Before(end) {
+		t.Errorf("evicted at %s, before the window ended at %s", time.Now().UTC().Format(time.TimeOnly), end.Format(time.TimeOnly))
 	}
 }
