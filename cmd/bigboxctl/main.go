@@ -1,6 +1,10 @@
 // Command bigboxctl is bigbox's operator CLI: status and explain read the
-// agent's local API and say what the node lends and why; simulate replays
-// usage traces through the predictors and the policy offline.
+// agent's local API and say what the node lends and why; status --all-nodes
+// lists every node's bigbox resources from the API server; disable and
+// enable work the one-click switch in the NodeSLO; simulate replays usage
+// traces through the predictors and the policy offline. Installed as
+// kubectl-bigbox it is the kubectl plugin `kubectl bigbox`, with the same
+// commands.
 package main
 
 import (
@@ -8,44 +12,46 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
 	"k8s.io/utils/clock"
 
-	"github.com/bigbox-dev/bigbox/internal/api"
 	"github.com/bigbox-dev/bigbox/internal/ctl"
 	"github.com/bigbox-dev/bigbox/internal/simulate"
 )
 
-const usage = `usage: bigboxctl [--addr HOST:PORT] COMMAND
-
-commands:
-  status    what the node has, uses, lends and limits now
-  explain   why the node lends what it lends, term by term
-  simulate  replay usage traces through the policy offline (bigboxctl simulate -h)
-`
-
 func main() {
-	addr := flag.String("addr", "127.0.0.1:9560", "address of the agent's local API")
-	timeout := flag.Duration("timeout", 5*time.Second, "how long to wait for the agent")
-	flag.Usage = func() { fmt.Fprint(os.Stderr, usage); flag.PrintDefaults() }
-	flag.Parse()
-	if flag.Arg(0) == "simulate" {
-		os.Exit(runSimulate(flag.Args()[1:]))
-	}
-	if flag.NArg() != 1 {
-		flag.Usage()
+	program := filepath.Base(os.Args[0])
+	fs := flag.NewFlagSet(program, flag.ExitOnError)
+	addr := fs.String("addr", "127.0.0.1:9560", "address of the agent's local API")
+	timeout := fs.Duration("timeout", 5*time.Second, "how long to wait for the agent")
+	fs.Usage = func() { fmt.Fprint(os.Stderr, ctl.Usage(program)); fs.PrintDefaults() }
+	_ = fs.Parse(os.Args[1:]) // ExitOnError: Parse exits on an error
+	if fs.NArg() == 0 {
+		fs.Usage()
 		os.Exit(2)
+	}
+	addrSet := false
+	fs.Visit(func(f *flag.Flag) { addrSet = addrSet || f.Name == "addr" })
+	if fs.Arg(0) == "simulate" {
+		os.Exit(runSimulate(fs.Args()[1:]))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, flag.Arg(0), *addr, *timeout, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "bigboxctl:", err)
+	env := ctl.Env{
+		Stdout: os.Stdout, Stderr: os.Stderr, Clock: clock.RealClock{}, Getenv: os.Getenv, Program: program,
+		Addr: *addr, AddrSet: addrSet, RequestTimeout: *timeout,
+	}
+	err := ctl.Run(ctx, fs.Arg(0), fs.Args()[1:], env)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+	case err != nil:
+		fmt.Fprintf(os.Stderr, "%s: %v\n", program, err)
+		stop()
 		os.Exit(1)
 	}
 }
@@ -66,19 +72,4 @@ func runSimulate(args []string) int {
 		return 1
 	}
 	return 0
-}
-
-func run(ctx context.Context, cmd, addr string, timeout time.Duration, out io.Writer) error {
-	write := map[string]func(io.Writer, api.Status) error{
-		"status":  ctl.WriteStatus,
-		"explain": ctl.WriteExplain,
-	}[cmd]
-	if write == nil {
-		return fmt.Errorf("unknown command %q\n%s", cmd, usage)
-	}
-	st, err := ctl.FetchStatus(ctx, &http.Client{Timeout: timeout}, addr)
-	if err != nil {
-		return err
-	}
-	return write(out, st)
 }
