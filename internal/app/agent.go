@@ -116,6 +116,7 @@ func RunAgent(ctx context.Context, o AgentOptions, logger *slog.Logger) (err err
 	hr := host.New(o.ProcRoot, o.SysRoot)
 	defer func() { err = errors.Join(err, hr.Close()) }()
 	smp := sampler.New(cg, hr, layout, clk, logger)
+	defer func() { err = errors.Join(err, smp.Close()) }()
 	exec, err := executor.New(cg, hr, layout.Besteffort, reg, clk, logger)
 	if err != nil {
 		return fmt.Errorf("start executor: %w", err)

@@ -47,6 +47,11 @@ func newFakeAgent(tb testing.TB, version, pods int, podScan time.Duration) *agen
 	}
 	clk := clock.RealClock{}
 	smp := sampler.New(cg, hr, layout, clk, logger)
+	tb.Cleanup(func() {
+		if err := smp.Close(); err != nil {
+			tb.Error(err)
+		}
+	})
 	exec, err := executor.New(cg, hr, layout.Besteffort, reg, clk, logger)
 	if err != nil {
 		tb.Fatal(err)

@@ -217,6 +217,11 @@ type Sampler struct {
 	fastMu   sync.Mutex
 	fastPrev counters
 
+	// ctrMu guards the usage files of kubepods and besteffort kept open
+	// for the fast path (nil until opened, or when cg cannot keep them).
+	ctrMu               sync.Mutex
+	kubeCtr, besteffCtr *cgroup.UsageCounter
+
 	fullMu  sync.Mutex
 	full    counters
 	perCPU  []host.CPUTimes
@@ -263,6 +268,12 @@ func (s *Sampler) topology() (qos.Topology, int, error) {
 	return s.topo, s.topoCPUs, nil
 }
 
+// usageCounterOpener is what can keep a group's usage file open
+// (*cgroup.FS): one pread per read instead of open, read, close.
+type usageCounterOpener interface {
+	OpenUsageCounter(group string) (*cgroup.UsageCounter, error)
+}
+
 // readCounters reads node CPU time and the kubepods and besteffort usage.
 func (s *Sampler) readCounters() (counters, error) {
 	c := counters{time: s.clk.Now(), valid: true}
@@ -270,13 +281,47 @@ func (s *Sampler) readCounters() (counters, error) {
 	if c.node, err = s.host.CPUTimes(); err != nil {
 		return counters{}, fmt.Errorf("read node cpu times: %w", err)
 	}
-	if c.kubepods, err = s.cg.CPUUsageNanos(s.layout.Kubepods); err != nil {
+	if c.kubepods, err = s.usage(&s.kubeCtr, s.layout.Kubepods); err != nil {
 		return counters{}, fmt.Errorf("read cpu usage of %s: %w", s.layout.Kubepods, err)
 	}
-	if c.besteffort, err = s.cg.CPUUsageNanos(s.layout.Besteffort); err != nil {
+	if c.besteffort, err = s.usage(&s.besteffCtr, s.layout.Besteffort); err != nil {
 		return counters{}, fmt.Errorf("read cpu usage of %s: %w", s.layout.Besteffort, err)
 	}
 	return c, nil
+}
+
+// usage reads group's CPU time through the kept-open file *ctr, opening it
+// on first use; without one (cg cannot, or opening failed) it reads the
+// file the plain way.
+func (s *Sampler) usage(ctr **cgroup.UsageCounter, group string) (uint64, error) {
+	s.ctrMu.Lock()
+	c := *ctr
+	if c == nil {
+		if o, ok := s.cg.(usageCounterOpener); ok {
+			if opened, err := o.OpenUsageCounter(group); err == nil {
+				*ctr, c = opened, opened
+			}
+		}
+	}
+	s.ctrMu.Unlock()
+	if c == nil {
+		return s.cg.CPUUsageNanos(group)
+	}
+	return c.Read()
+}
+
+// Close closes the files the fast path keeps open.
+func (s *Sampler) Close() error {
+	s.ctrMu.Lock()
+	defer s.ctrMu.Unlock()
+	var errs []error
+	for _, c := range []**cgroup.UsageCounter{&s.kubeCtr, &s.besteffCtr} {
+		if *c != nil {
+			errs = append(errs, (*c).Close())
+			*c = nil
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // cpuUsage computes usage in cores between two readings. ok is false when
