@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/bigbox-dev/bigbox/internal/config"
 )
@@ -75,7 +76,7 @@ func EditSwitch(doc []byte, s Switch) ([]byte, []string, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	e := &editor{top: root.Content[0]}
+	e := &editor{top: root.Content[0], header: root.HeadComment != ""}
 	if s.Host == "" {
 		e.setCluster(s.Enabled)
 	} else if err := e.setNode(s); err != nil {
@@ -133,8 +134,11 @@ func encode(root *yaml.Node) ([]byte, error) {
 
 // editor changes the top-level mapping of a NodeSLO document in place.
 type editor struct {
-	top   *yaml.Node
-	notes []string
+	top *yaml.Node
+	// header is set when the document has a head comment of its own, so
+	// the first key's head comment is about that key.
+	header bool
+	notes  []string
 }
 
 func (e *editor) note(format string, args ...any) {
@@ -142,17 +146,17 @@ func (e *editor) note(format string, args ...any) {
 }
 
 func (e *editor) setCluster(enabled bool) {
-	v := value(e.top, "enabled")
-	switch {
-	case v != nil:
+	vs := values(e.top, "enabled")
+	for _, v := range vs {
 		if v.Kind != yaml.ScalarNode || v.Tag != "!!bool" || v.Value != fmt.Sprint(enabled) {
 			setBool(v, enabled)
 			e.note("enabled: %t", enabled)
 		}
-	case !enabled:
+	}
+	if len(vs) == 0 && !enabled {
 		k := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "enabled"}
-		if len(e.top.Content) > 0 {
-			// The first key's head comment is usually the file's header.
+		if len(e.top.Content) > 0 && !e.header {
+			// The first key's head comment is then the file's header.
 			k.HeadComment, e.top.Content[0].HeadComment = e.top.Content[0].HeadComment, ""
 		}
 		e.top.Content = append([]*yaml.Node{k, boolNode(false)}, e.top.Content...)
@@ -165,11 +169,12 @@ func (e *editor) setCluster(enabled bool) {
 	kept := seq.Content[:0]
 	for i, entry := range seq.Content {
 		host, on, pure := switchEntry(entry)
-		if !enabled && pure && on != nil && *on {
+		ours := host != "" && pure
+		if !enabled && ours && on != nil && *on {
 			e.note("nodes[%d]: removed the entry enabling %s", i, host)
 			continue
 		}
-		if !enabled && !pure && on != nil && *on {
+		if !enabled && !ours && on != nil && *on {
 			e.note("nodes[%d] sets enabled: true and keeps the nodes it selects enabled; edit it or disable them one by one", i)
 		}
 		kept = append(kept, entry)
@@ -190,6 +195,7 @@ func (e *editor) setNode(s Switch) error {
 		return errors.New("edit NodeSLO: nodes is not a list")
 	}
 	kept := seq.Content[:0]
+	var reuse *yaml.Node // the node's last switch entry
 	for i, entry := range seq.Content {
 		host, on, pure := switchEntry(entry)
 		if host != s.Host {
@@ -197,6 +203,10 @@ func (e *editor) setNode(s Switch) error {
 			continue
 		}
 		if pure {
+			if s.Enabled {
+				e.note("nodes[%d]: removed the entry switching %s", i, s.Host)
+			}
+			reuse = entry
 			continue // appended below if still needed
 		}
 		if s.Enabled && on != nil {
@@ -207,7 +217,17 @@ func (e *editor) setNode(s Switch) error {
 	}
 	seq.Content = kept
 	if !s.Enabled {
-		seq.Content = append(seq.Content, newSwitchEntry(s.Host, false))
+		entry := newSwitchEntry(s.Host, false)
+		if reuse != nil {
+			// Kept with its comments and quoting, so a repeated disable
+			// changes nothing.
+			entry = reuse
+			for _, v := range values(entry, "enabled") {
+				setBool(v, false)
+			}
+			quoteAmbiguous(value(value(value(entry, "selector"), "matchLabels"), HostnameLabel))
+		}
+		seq.Content = append(seq.Content, entry)
 		e.note("nodes[%d]: %s disabled", len(seq.Content)-1, s.Host)
 		return nil
 	}
@@ -280,7 +300,7 @@ func switchEntry(entry *yaml.Node) (host string, enabled *bool, pure bool) {
 	}
 	pure = true
 	for i := 0; i+1 < len(entry.Content); i += 2 {
-		if k := entry.Content[i].Value; k != "selector" && k != "enabled" {
+		if k := entry.Content[i].Value; !strings.EqualFold(k, "selector") && !strings.EqualFold(k, "enabled") {
 			pure = false
 		}
 	}
@@ -308,28 +328,56 @@ func newSwitchEntry(host string, enabled bool) *yaml.Node {
 		return &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Style: yaml.FlowStyle, Content: []*yaml.Node{str(k), v}}
 	}
 	return &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Content: []*yaml.Node{
-		str("selector"), flow("matchLabels", flow(HostnameLabel, str(host))),
+		str("selector"), flow("matchLabels", flow(HostnameLabel, quoteAmbiguous(str(host)))),
 		str("enabled"), boolNode(enabled),
 	}}
 }
 
-// value returns the value of key in mapping m, nil when absent.
-func value(m *yaml.Node, key string) *yaml.Node {
+// quoteAmbiguous double-quotes the plain string scalar n when
+// sigs.k8s.io/yaml, which reads YAML 1.1, would not read it back as the same
+// string (Y, no, 0123), though yaml.v3 writes such strings plain.
+func quoteAmbiguous(n *yaml.Node) *yaml.Node {
+	if n.Style != 0 && n.Style != yaml.TaggedStyle {
+		return n
+	}
+	var v any
+	if err := sigsyaml.Unmarshal([]byte(n.Value), &v); err != nil || v != any(n.Value) {
+		n.Style = yaml.DoubleQuotedStyle
+	}
+	return n
+}
+
+// values returns the values of key in mapping m. Keys match as
+// encoding/json matches struct fields, which sigs.k8s.io/yaml decodes
+// through: ignoring case.
+func values(m *yaml.Node, key string) []*yaml.Node {
+	var vs []*yaml.Node
 	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
-			return m.Content[i+1]
+		if strings.EqualFold(m.Content[i].Value, key) {
+			vs = append(vs, m.Content[i+1])
 		}
+	}
+	return vs
+}
+
+// value returns the last value of key in mapping m (see values), nil when
+// absent.
+func value(m *yaml.Node, key string) *yaml.Node {
+	if vs := values(m, key); len(vs) > 0 {
+		return vs[len(vs)-1]
 	}
 	return nil
 }
 
+// deleteKey removes every key of m that matches key (see values).
 func deleteKey(m *yaml.Node, key string) {
+	kept := m.Content[:0]
 	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
-			m.Content = append(m.Content[:i], m.Content[i+2:]...)
-			return
+		if !strings.EqualFold(m.Content[i].Value, key) {
+			kept = append(kept, m.Content[i], m.Content[i+1])
 		}
 	}
+	m.Content = kept
 }
 
 func boolNode(v bool) *yaml.Node {
