@@ -5,7 +5,9 @@ PKGS      := ./...
 DEMO_SECONDS ?= 120
 export DEMO_SECONDS
 
-.PHONY: all build test test-unit test-race test-integration kube-up kube-down demo bench lint deps clean
+IMAGE     ?= ghcr.io/bigbox-dev/bigbox:dev
+
+.PHONY: all build test test-unit test-race test-integration kube-up kube-down demo bench lint deps clean image
 
 all: build
 
@@ -14,6 +16,7 @@ deps: ## Go modules and the few Debian packages the tests and the demo need
 
 build: deps
 	$(GO) build -o $(BIN)/ ./cmd/... ./hack/demo
+	ln -f $(BIN)/bigboxctl $(BIN)/kubectl-bigbox
 
 lint: deps
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
@@ -45,6 +48,9 @@ demo: build ## the main job: real cgroups, online service, offline burners, the 
 bench: deps ## benchmarks; results go into docs/benchmarks.md
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 $(PKGS)
 	hack/bench-agent.sh
+
+image: ## container image with the three binaries (needs docker; no test needs it)
+	docker build -t $(IMAGE) .
 
 clean:
 	rm -rf $(BIN) demo-out

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the integration tests against a fresh test cluster: hack/kube-up.sh,
-# `go test -tags integration ./test/integration/...`, and hack/kube-down.sh
+# `go test -tags integration ./test/integration/... ./test/chart/...`, and hack/kube-down.sh
 # always (also on failure or Ctrl-C). Exits with the tests' status, or with
 # kube-down's when the tests passed but the cleanup did not.
 #
@@ -27,13 +27,15 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 up_start=${SECONDS}
-env_lines=$("${repo}/hack/kube-up.sh")
+env_lines=$(KUBE_UP_HELM=1 "${repo}/hack/kube-up.sh")
 eval "${env_lines}"
 log "kube-up took $((SECONDS - up_start)) s"
 
 cd "${repo}"
 test_start=${SECONDS}
 rc=0
-go test -tags integration -count=1 -timeout 10m ./test/integration/... "$@" || rc=$?
+# -p 1: the packages share one node, its device-plugin directory and its
+# besteffort cgroup; two agents at once would fight over them.
+go test -tags integration -p 1 -count=1 -timeout 15m ./test/integration/... ./test/chart/... "$@" || rc=$?
 log "integration tests took $((SECONDS - test_start)) s (exit ${rc})"
 exit "${rc}"
