@@ -83,7 +83,7 @@ func TestObserveNodes(t *testing.T) {
 			want:  []string{"node n1: 3 offline pod(s) (default/batch, default/labelled, default/leaving (terminating)); allocatable bigbox.dev/cpu 5, bigbox.dev/memory 8"},
 			clean: []bool{false}},
 		{name: "several nodes, one gone", nodes: []string{"n1", "n2", "gone"},
-			want: []string{"node n1: 3 offline pod(s)", "node n2: clean (no offline pod, nothing advertised)", "node gone: gone"},
+			want:  []string{"node n1: 3 offline pod(s)", "node n2: clean (no offline pod, nothing advertised)", "node gone: gone"},
 			clean: []bool{false, true, true}},
 	}
 	for _, tc := range tests {
