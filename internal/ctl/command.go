@@ -152,13 +152,17 @@ func flagGiven(fs *flag.FlagSet, name string) bool {
 }
 
 func runStatus(ctx context.Context, cmd string, args []string, env Env) error {
-	fs, addr := env.flagSet(cmd, "[--addr HOST:PORT] | --all-nodes [--kubeconfig PATH] [--namespace NS] [--addr-template URL]")
+	synopsis := "[--addr HOST:PORT]"
+	if cmd == "status" {
+		synopsis += " | --all-nodes [--kubeconfig PATH] [--namespace NS] [--addr-template URL]"
+	}
+	fs, addr := env.flagSet(cmd, synopsis)
 	var allNodes *bool
 	var kubeconfig, namespace, template *string
 	if cmd == "status" {
 		allNodes = fs.Bool("all-nodes", false, "list every node's bigbox resources from the API server")
 		kubeconfig = fs.String("kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)")
-		namespace = fs.String("namespace", env.namespace(), "namespace of the ConfigMap "+kube.ConfigMapName+" (units and the switch)")
+		namespace = fs.String("namespace", env.namespace(), "namespace of the ConfigMap "+kube.ConfigMapName+", read for the units and the switch ($"+NamespaceEnv+" sets the default)")
 		template = fs.String("addr-template", "", `with --all-nodes, each agent's local API with {node} for the node name, e.g. "http://{node}:9560": fills the USED columns`)
 	}
 	if err := fs.Parse(args); err != nil {
@@ -240,10 +244,14 @@ type switchFlags struct {
 
 func runSwitch(ctx context.Context, enable bool, args []string, env Env) error {
 	name := map[bool]string{true: "enable", false: "disable"}[enable]
-	fs, addr := env.flagSet(name, "[--node NAME] [--namespace NS] [--kubeconfig PATH] [--wait] [--timeout 10m] | --config FILE [--addr HOST:PORT]")
+	synopsis := "[--node NAME] [--namespace NS] [--kubeconfig PATH] | --config FILE"
+	if !enable {
+		synopsis = "[--node NAME] [--namespace NS] [--kubeconfig PATH] [--wait] [--timeout 10m] | --config FILE [--addr HOST:PORT]"
+	}
+	fs, addr := env.flagSet(name, synopsis)
 	var f switchFlags
 	fs.StringVar(&f.node, "node", "", "switch this node only (its kubernetes.io/hostname label); default: cluster-wide")
-	fs.StringVar(&f.namespace, "namespace", env.namespace(), "namespace of the ConfigMap "+kube.ConfigMapName+" (default $"+NamespaceEnv+" or "+DefaultNamespace+")")
+	fs.StringVar(&f.namespace, "namespace", env.namespace(), "namespace of the ConfigMap "+kube.ConfigMapName+" ($"+NamespaceEnv+" sets the default)")
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)")
 	fs.StringVar(&f.file, "config", "", "standalone mode: edit this NodeSLO file instead of the ConfigMap")
 	if !enable {
