@@ -47,4 +47,4 @@ load=$(measure pods200 200); echo "$load"
 awk -v b="$base" -v l="$load" 'BEGIN {
 	split(b, bb, " "); split(l, ll, " ");
 	bc = bb[5]; lc = ll[5]; sub("%", "", bc); sub("%", "", lc);
-	printf "ratio 200 pods / baseline: cpu %.2fx, rss %.2fx\n", (bc > 0 ? lc / bc : 0), ll[11] / bb[11] }'
+	printf "ratio 200 pods / baseline: cpu %.2fx, rss %.2fx\n", (bc > 0 ? lc / bc : 0), ll[10] / bb[10] }'

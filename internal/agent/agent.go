@@ -707,3 +707,6 @@ func (a *Agent) logChange(last *string, msg string, err error) {
 		a.p.Logger.Info(msg+" works again", "after", prev)
 	}
 }
+
+// TickCPU runs one CPU tick outside the loops, for benchmarks.
+func (a *Agent) TickCPU(ctx context.Context) { a.cpuTick(ctx) }

@@ -118,3 +118,15 @@ func TestFakeTreeAgent(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkCPUTick is one tick of the fast loop: three counters, one
+// decision, no write when nothing changed. It runs 20 times a second.
+func BenchmarkCPUTick(b *testing.B) {
+	a := newFakeAgent(b, 1, 200, time.Hour)
+	ctx := b.Context()
+	a.Tick(ctx)
+	b.ReportAllocs()
+	for b.Loop() {
+		a.TickCPU(ctx)
+	}
+}
