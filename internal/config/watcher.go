@@ -46,8 +46,7 @@ type Watcher struct {
 	// re-reading the same bad file is not counted again.
 	rejected string
 
-	errorsTotal prometheus.Counter
-	versionInfo *prometheus.GaugeVec
+	metrics *Metrics
 
 	// Test hooks, nil outside tests: watching runs once the directory
 	// watch is set and the file re-read, armed when a debounce timer starts.
@@ -74,14 +73,6 @@ func NewWatcher(path string, logger *slog.Logger, reg prometheus.Registerer, opt
 		clock:    clock.RealClock{},
 		debounce: DefaultDebounce,
 		changes:  make(chan struct{}, 1),
-		errorsTotal: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "bigbox_config_errors_total",
-			Help: "NodeSLO versions rejected (unreadable or invalid); the last good version stays in force.",
-		}),
-		versionInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "bigbox_config_version_info",
-			Help: "Content hash of the NodeSLO in force (always 1).",
-		}, []string{"version"}),
 	}
 	for _, o := range opts {
 		o(w)
@@ -91,13 +82,8 @@ func NewWatcher(path string, logger *slog.Logger, reg prometheus.Registerer, opt
 		return nil, fmt.Errorf("initial NodeSLO load (the file must exist and be valid at start): %w", err)
 	}
 	w.current.Store(n)
-	w.versionInfo.WithLabelValues(n.Version()).Set(1)
-	if reg != nil {
-		for _, c := range []prometheus.Collector{w.errorsTotal, w.versionInfo} {
-			if err := reg.Register(c); err != nil {
-				return nil, fmt.Errorf("register config metrics: %w", err)
-			}
-		}
+	if w.metrics, err = NewMetrics(reg, n.Version()); err != nil {
+		return nil, err
 	}
 	return w, nil
 }
@@ -216,7 +202,7 @@ func (w *Watcher) reload() {
 			return // the same bad document again
 		}
 		w.rejected = rejected
-		w.errorsTotal.Inc()
+		w.metrics.Rejected()
 		w.logger.Warn("config rejected, keeping the last good version", "version", w.current.Load().Version(), "err", err)
 		w.lastErr = err
 		w.notify()
@@ -232,8 +218,7 @@ func (w *Watcher) reload() {
 		return
 	}
 	w.current.Store(n)
-	w.versionInfo.DeleteLabelValues(old.Version())
-	w.versionInfo.WithLabelValues(n.Version()).Set(1)
+	w.metrics.InForce(old.Version(), n.Version())
 	w.logger.Info("config loaded", "version", n.Version(), "previous", old.Version())
 	w.notify()
 }

@@ -178,7 +178,7 @@ func TestWatcherRejectsBadKeepsGood(t *testing.T) {
 	if err := w.LastError(); !strings.Contains(err.Error(), "cpu.reclaimWatermarkPercent: 120 is not within 0–100") {
 		t.Errorf("LastError = %v", err)
 	}
-	if got := testutil.ToFloat64(w.errorsTotal); got != 1 {
+	if got := testutil.ToFloat64(w.metrics.errorsTotal); got != 1 {
 		t.Errorf("bigbox_config_errors_total = %v, want 1", got)
 	}
 	if got := w.Version(); got != v1 {
@@ -228,7 +228,7 @@ func TestWatcherMissingFileIsAnError(t *testing.T) {
 	// Putting the same document back clears the error without a new version.
 	replaceFile(t, path, goodV1)
 	waitFor(t, w, "the error to clear", func() bool { return w.LastError() == nil })
-	if got := testutil.ToFloat64(w.errorsTotal); got != 1 {
+	if got := testutil.ToFloat64(w.metrics.errorsTotal); got != 1 {
 		t.Errorf("bigbox_config_errors_total = %v, want 1", got)
 	}
 }

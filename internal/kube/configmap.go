@@ -58,8 +58,7 @@ type ConfigMapSource struct {
 	// it (a relist) is not reported again.
 	rejected string
 
-	errorsTotal prometheus.Counter
-	versionInfo *prometheus.GaugeVec
+	metrics *config.Metrics
 }
 
 // NewConfigMapSource returns a source for key of the ConfigMap
@@ -77,24 +76,12 @@ func NewConfigMapSource(client kubernetes.Interface, namespace, name, key string
 		events:    events,
 		logger:    logger.With("component", "config", "configmap", namespace+"/"+name, "key", key),
 		changes:   make(chan struct{}, 1),
-		errorsTotal: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "bigbox_config_errors_total",
-			Help: "NodeSLO versions rejected (unreadable or invalid); the last good version stays in force.",
-		}),
-		versionInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "bigbox_config_version_info",
-			Help: "Content hash of the NodeSLO in force (always 1).",
-		}, []string{"version"}),
 	}
 	def := config.Default()
 	s.current.Store(def)
-	s.versionInfo.WithLabelValues(def.Version()).Set(1)
-	if reg != nil {
-		for _, c := range []prometheus.Collector{s.errorsTotal, s.versionInfo} {
-			if err := reg.Register(c); err != nil {
-				return nil, fmt.Errorf("register config metrics: %w", err)
-			}
-		}
+	var err error
+	if s.metrics, err = config.NewMetrics(reg, def.Version()); err != nil {
+		return nil, err
 	}
 	s.informer = corev1informers.NewFilteredConfigMapInformer(client, namespace, 0, cache.Indexers{},
 		func(o *metav1.ListOptions) {
@@ -223,8 +210,7 @@ func (s *ConfigMapSource) accept(n *config.NodeSLO, resourceVersion string) {
 		return
 	}
 	s.current.Store(n)
-	s.versionInfo.DeleteLabelValues(old.Version())
-	s.versionInfo.WithLabelValues(n.Version()).Set(1)
+	s.metrics.InForce(old.Version(), n.Version())
 	s.logger.Info("config loaded", "version", n.Version(), "previous", old.Version(), "resource_version", resourceVersion)
 	s.notify()
 }
@@ -237,7 +223,7 @@ func (s *ConfigMapSource) reject(cm *corev1.ConfigMap, id string, err error) {
 		return
 	}
 	s.rejected, s.lastErr = id, err
-	s.errorsTotal.Inc()
+	s.metrics.Rejected()
 	s.logger.Warn("config rejected, keeping the last good version", "version", s.current.Load().Version(), "err", err)
 	if s.events != nil {
 		s.events.Event(ConfigMapRef(cm), corev1.EventTypeWarning, ReasonConfigRejected, rejectMessage(err))
