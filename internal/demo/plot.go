@@ -1,6 +1,8 @@
 package demo
 
 import (
+	"github.com/bigbox-dev/bigbox/internal/report"
+
 	"fmt"
 	"image/color"
 	"io"
@@ -9,8 +11,6 @@ import (
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
-	"gonum.org/v1/plot/vg/draw"
-	"gonum.org/v1/plot/vg/vgimg"
 )
 
 // The report's size: 12 × 14 inches at 100 dots per inch.
@@ -158,25 +158,11 @@ func WriteReport(w io.Writer, samples []Sample, capacityCores float64) error {
 		plots[i] = []*plot.Plot{p}
 	}
 
-	img := vgimg.NewWith(
-		vgimg.UseWH(reportWidthInches*vg.Inch, reportHeightInches*vg.Inch),
-		vgimg.UseDPI(reportDPI),
-		vgimg.UseBackgroundColor(color.White),
-	)
-	dc := draw.New(img)
-	tiles := draw.Tiles{
-		Rows: len(plots), Cols: 1,
-		PadTop: vg.Points(8), PadBottom: vg.Points(8), PadLeft: vg.Points(8), PadRight: vg.Points(12),
-		PadY: vg.Points(14),
-	}
-	canvases := plot.Align(plots, tiles, dc)
+	column := make([]*plot.Plot, len(plots))
 	for i := range plots {
-		plots[i][0].Draw(canvases[i][0])
+		column[i] = plots[i][0]
 	}
-	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(w); err != nil {
-		return fmt.Errorf("report: write png: %w", err)
-	}
-	return nil
+	return report.WritePanels(w, column, reportWidthInches*vg.Inch, reportHeightInches*vg.Inch, reportDPI)
 }
 
 // Line colours, as 0xRRGGBB.

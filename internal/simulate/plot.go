@@ -1,6 +1,8 @@
 package simulate
 
 import (
+	"github.com/bigbox-dev/bigbox/internal/report"
+
 	"fmt"
 	"image/color"
 	"io"
@@ -9,7 +11,6 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
-	"gonum.org/v1/plot/vg/vgimg"
 )
 
 // Report size: 12 inches wide, panelHeightInches per trace, at 100 dpi.
@@ -122,25 +123,11 @@ func WriteReport(w io.Writer, sum Summary, traces []Trace, tracks []map[string]*
 		plots[t] = []*plot.Plot{p}
 	}
 
-	img := vgimg.NewWith(
-		vgimg.UseWH(reportWidthInches*vg.Inch, vg.Length(panelHeightInches*float64(len(traces)))*vg.Inch),
-		vgimg.UseDPI(reportDPI),
-		vgimg.UseBackgroundColor(color.White),
-	)
-	dc := draw.New(img)
-	tiles := draw.Tiles{
-		Rows: len(plots), Cols: 1,
-		PadTop: vg.Points(8), PadBottom: vg.Points(8), PadLeft: vg.Points(8), PadRight: vg.Points(12),
-		PadY: vg.Points(14),
-	}
-	canvases := plot.Align(plots, tiles, dc)
+	column := make([]*plot.Plot, len(plots))
 	for i := range plots {
-		plots[i][0].Draw(canvases[i][0])
+		column[i] = plots[i][0]
 	}
-	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(w); err != nil {
-		return fmt.Errorf("report: write png: %w", err)
-	}
-	return nil
+	return report.WritePanels(w, column, reportWidthInches*vg.Inch, vg.Length(panelHeightInches*float64(len(traces)))*vg.Inch, reportDPI)
 }
 
 func addLine(p *plot.Plot, name string, xys plotter.XYs, c color.Color, dashed bool) error {
