@@ -21,6 +21,7 @@ ticks=$(getconf CLK_TCK)
 # counted after the ")" that ends the command name).
 cputime() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+anon_kib() { awk '/^RssAnon:/ {print $2}' "/proc/$1/status"; }
 
 # measure NAME PODS: prints "NAME pods cpu_percent rss_mib".
 measure() {
@@ -34,11 +35,12 @@ measure() {
 	t0=$(date +%s.%N); c0=$(cputime "$pid")
 	sleep "$secs"
 	t1=$(date +%s.%N); c1=$(cputime "$pid")
-	local rss
+	local rss anon
 	rss=$(rss_kib "$pid")
+	anon=$(anon_kib "$pid")
 	kill "$pid"; wait "$pid" || true; pid=""
-	awk -v n="$name" -v p="$pods" -v c0="$c0" -v c1="$c1" -v t0="$t0" -v t1="$t1" -v hz="$ticks" -v rss="$rss" \
-		'BEGIN { printf "%-9s %5d pods  cpu %.3f%% of one core  rss %.1f MiB\n", n, p, 100 * (c1 - c0) / hz / (t1 - t0), rss / 1024 }'
+	awk -v n="$name" -v p="$pods" -v c0="$c0" -v c1="$c1" -v t0="$t0" -v t1="$t1" -v hz="$ticks" -v rss="$rss" -v anon="$anon" \
+		'BEGIN { printf "%-9s %5d pods  cpu %.3f%% of one core  rss %.1f MiB (anon %.1f MiB)\n", n, p, 100 * (c1 - c0) / hz / (t1 - t0), rss / 1024, anon / 1024 }'
 }
 
 echo "agent idle cost over ${secs}s (cpu loop 50ms, scan 1s):"

@@ -21,15 +21,20 @@ import (
 // run shows the big box follow the load.
 const NodeSLOYAML = `# Written by the bigbox demo (internal/demo): the usual watermarks, with
 # short hysteresis and cooldown so a run of a few minutes shows movement.
+# No peak predictor: the demo replays a day in a minute, while predictors
+# learn over real hours (their peak over a 1h horizon would hold the first
+# burst for the whole run).
 enabled: true
 cpu:
   reclaimWatermarkPercent: 65
   evictWatermarkPercent: 90
   growAfter: 3s
+  predictor: {name: none}
 memory:
   reclaimWatermarkPercent: 70
   evictWatermarkPercent: 90
   growAfter: 3s
+  predictor: {name: none}
 evictionCooldown: 30s
 `
 

@@ -15,6 +15,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"math"
+	"os"
 	"path"
 	"slices"
 	"sync"
@@ -130,6 +131,8 @@ type memKnown struct {
 // Executor applies qos.BigBox values to one big box cgroup. It is safe for
 // concurrent use by the CPU and memory loops.
 type Executor struct {
+	// pageBytes is the page size the kernel rounds memory limits to.
+	pageBytes     int64
 	cg            Cgroups
 	shares        sharesReadWriter // nil on v2 or when cg cannot
 	oom           OOMScorer
@@ -172,6 +175,7 @@ func New(cg Cgroups, oom OOMScorer, group string, reg prometheus.Registerer, clk
 		return nil, fmt.Errorf("executor: big box group %q is not a child group", group)
 	}
 	e := &Executor{
+		pageBytes:     int64(os.Getpagesize()),
 		cg:            cg,
 		oom:           oom,
 		group:         path.Clean(group),
@@ -680,6 +684,12 @@ func (e *Executor) ApplyMemory(b qos.BigBox) (changed bool, err error) {
 		e.mem.valid, e.mem.limitBytes, e.mem.lastCheck = true, lim.MemoryLimitBytes, now
 	}
 	target := b.MemoryLimitBytes
+	if target != cgroup.Unlimited {
+		// The kernel keeps a memory limit in whole pages and reads back the
+		// rounded-down value; rounding here keeps the next drift check from
+		// taking its own rounding for someone else's change.
+		target = max(target-target%e.pageBytes, e.pageBytes)
+	}
 	if target == e.mem.limitBytes {
 		e.current.MemoryLimitBytes = target
 		return false, nil

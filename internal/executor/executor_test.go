@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"os"
 	"slices"
 	"syscall"
 	"testing"
@@ -681,5 +682,30 @@ func TestNewRegistersMetrics(t *testing.T) {
 	}
 	if _, err := New(f, &fakeOOM{}, "", prometheus.NewRegistry(), clocktesting.NewFakeClock(epoch), discard()); err == nil {
 		t.Error("New with an empty group: want an error")
+	}
+}
+
+// TestApplyMemoryPageRounding: the kernel keeps a limit in whole pages, so a
+// limit off a page boundary is written rounded down, and reading it back
+// later is no drift.
+func TestApplyMemoryPageRounding(t *testing.T) {
+	t.Parallel()
+	f := tree(cgroup.V1, nil)
+	clk := clocktesting.NewFakeClock(epoch)
+	e, _ := newExec(t, f, clk)
+	page := int64(os.Getpagesize())
+	b := with(func(b *qos.BigBox) { b.MemoryLimitBytes = 1<<30 + page/2 })
+	if _, err := e.ApplyMemory(b); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := f.takeWrites(), []string{"memory.limit_in_bytes " + box + " 1073741824"}; !slices.Equal(got, want) {
+		t.Fatalf("writes = %q, want %q", got, want)
+	}
+	clk.Step(2 * DefaultForceInterval)
+	if c, err := e.ApplyMemory(b); err != nil || c {
+		t.Errorf("apply after the force interval = %v, %v; want false, nil", c, err)
+	}
+	if got := testutil.ToFloat64(e.drift.WithLabelValues("memory.limit_in_bytes")); got != 0 {
+		t.Errorf("drift counted for the kernel's own rounding: %v", got)
 	}
 }

@@ -192,12 +192,13 @@ func readCgroup(t *testing.T, ctrl, group, file string) string {
 	return strings.TrimSpace(string(b))
 }
 
-// fastSLO lends after 1s and never evicts for CPU: these tests share two
-// CPUs with whatever else the machine runs, and only memory and the rules
-// under test should evict.
+// fastSLO lends after 1s, follows current usage (no peak predictor, which
+// would hold a burst for its 1h horizon) and never evicts for CPU: these
+// tests share two CPUs with whatever else the machine runs, and only memory
+// and the rules under test should evict.
 const fastSLO = `
-cpu: {growAfter: 1s, reclaimWatermarkPercent: 100, evictWatermarkPercent: 100}
-memory: {growAfter: 1s}
+cpu: {growAfter: 1s, reclaimWatermarkPercent: 100, evictWatermarkPercent: 100, predictor: {name: none}}
+memory: {growAfter: 1s, predictor: {name: none}}
 evictionCooldown: 1m
 `
 
@@ -236,8 +237,8 @@ func TestAgentLendsEvictsAndDisables(t *testing.T) {
 	// Node memory far above a 1% evict watermark: the offline pod goes
 	// through the Eviction API, with Events naming the watermark.
 	e.setConfig(t, `
-cpu: {growAfter: 1s, reclaimWatermarkPercent: 100, evictWatermarkPercent: 100}
-memory: {growAfter: 1s, reclaimWatermarkPercent: 1, evictWatermarkPercent: 2, evictReleasePercent: 1}
+cpu: {growAfter: 1s, reclaimWatermarkPercent: 100, evictWatermarkPercent: 100, predictor: {name: none}}
+memory: {growAfter: 1s, reclaimWatermarkPercent: 1, evictWatermarkPercent: 2, evictReleasePercent: 1, predictor: {name: none}}
 evictionCooldown: 1m
 `)
 	e.eventually(t, "offline pod evicted", time.Minute, func(ctx context.Context) (bool, error) {
@@ -363,8 +364,8 @@ func TestTimeWindowGraceAndEnd(t *testing.T) {
 	// its grace starts at most a minute from now.
 	start, end := now.Add(-time.Hour).Truncate(time.Minute), now.Add(2*time.Minute).Truncate(time.Minute)
 	slo := fmt.Sprintf(`
-cpu: {growAfter: 1s, reclaimWatermarkPercent: 100, evictWatermarkPercent: 100}
-memory: {growAfter: 1s}
+cpu: {growAfter: 1s, reclaimWatermarkPercent: 100, evictWatermarkPercent: 100, predictor: {name: none}}
+memory: {growAfter: 1s, predictor: {name: none}}
 evictionCooldown: 1m
 timeZone: UTC
 timeWindows:
@@ -398,4 +399,92 @@ timeWindows:
 	if time.Now().UTC().Before(end) {
 		t.Errorf("evicted at %s, before the window ended at %s", time.Now().UTC().Format(time.TimeOnly), end.Format(time.TimeOnly))
 	}
+}
+
+// busyIn starts a CPU spinner in group (relative to every v1 controller,
+// here the kubelet's own QoS cgroups) and kills it on cleanup or stop.
+func busyIn(t *testing.T, group string) (stop func()) {
+	t.Helper()
+	cmd := exec.Command("sh", "-c", "while :; do :; done")
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start spinner: %v", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait() // a killed spinner's exit status says nothing
+		close(done)
+	}()
+	stop = func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill() // gone already is fine
+		}
+		<-done
+	}
+	t.Cleanup(stop)
+	for _, ctrl := range []string{"cpu", "cpuacct", "memory"} {
+		p := filepath.Join(*cgroupRootFlag, ctrl, group, "cgroup.procs")
+		if err := os.WriteFile(p, []byte(strconv.Itoa(cmd.Process.Pid)), 0o644); err != nil {
+			t.Fatalf("move spinner into %s: %v", p, err)
+		}
+	}
+	return stop
+}
+
+// TestAdvertisedFollowsOnlineLoad: a core of online work (a spinner in the
+// kubelet's burstable cgroup) takes about ten 100m devices off what the node
+// advertises; when it stops, they come back.
+func TestAdvertisedFollowsOnlineLoad(t *testing.T) {
+	c := newCluster(t)
+	e := startAgent(t, c, fastSLO)
+	e.waitAdvertised(t, e.started)
+	var before int64
+	e.eventually(t, "at least 8 devices advertised", time.Minute, func(ctx context.Context) (bool, error) {
+		v, err := e.allocatable(ctx, resCPU)
+		before = v
+		return v >= 8, err
+	})
+	stop := busyIn(t, "kubepods/burstable")
+	e.eventually(t, "advertised cpu falls under online load", time.Minute, func(ctx context.Context) (bool, error) {
+		v, err := e.allocatable(ctx, resCPU)
+		return v <= before-6, err
+	})
+	stop()
+	var last int64
+	e.eventually(t, "advertised cpu comes back", time.Minute, func(ctx context.Context) (bool, error) {
+		v, err := e.allocatable(ctx, resCPU)
+		if v != last {
+			t.Logf("advertised bigbox.dev/cpu: %d (before the load: %d)", v, before)
+			last = v
+		}
+		return v >= before-3, err
+	})
+}
+
+// TestDisableEvictsOfflinePods: `enabled: false` evicts every offline pod
+// through the Eviction API, naming the switch, and restores the big box.
+func TestDisableEvictsOfflinePods(t *testing.T) {
+	c := newCluster(t)
+	e := startAgent(t, c, fastSLO)
+	e.waitAdvertised(t, e.started)
+	pods := []*corev1.Pod{runPod(t, c, offlinePod(t, c, 1, 1)), runPod(t, c, offlinePod(t, c, 1, 1))}
+	e.setConfig(t, "enabled: false\n")
+	for _, pod := range pods {
+		e.eventually(t, "offline pod "+pod.Name+" evicted on disable", time.Minute, func(ctx context.Context) (bool, error) {
+			evs, err := podEvents(ctx, e, "Pod", pod.Name, "BigboxEvicted")
+			if err != nil || len(evs) == 0 {
+				return false, err
+			}
+			if !strings.Contains(evs[0].Message, "disabled") {
+				t.Errorf("eviction Event %q does not name the switch", evs[0].Message)
+			}
+			return true, nil
+		})
+	}
+	e.eventually(t, "big box restored", 30*time.Second, func(context.Context) (bool, error) {
+		return readCgroup(t, "cpu", "kubepods/besteffort", "cpu.cfs_quota_us") == "-1", nil
+	})
+	e.eventually(t, "nothing advertised once the pods are gone", time.Minute, func(ctx context.Context) (bool, error) {
+		v, err := e.allocatable(ctx, resCPU)
+		return v == 0, err
+	})
 }
