@@ -360,9 +360,9 @@ func TestKubeletRestart(t *testing.T) {
 func TestTimeWindowGraceAndEnd(t *testing.T) {
 	c := newCluster(t)
 	now := time.Now().UTC()
-	// Windows are set in whole minutes: this one ends 1–2 minutes from now,
-	// its grace starts at most a minute from now.
-	start, end := now.Add(-time.Hour).Truncate(time.Minute), now.Add(2*time.Minute).Truncate(time.Minute)
+	// Windows are set in whole minutes: this one ends 2–3 minutes from now,
+	// so its grace starts 1–2 minutes from now, after the agent has lent.
+	start, end := now.Add(-time.Hour).Truncate(time.Minute), now.Add(3*time.Minute).Truncate(time.Minute)
 	slo := fmt.Sprintf(`
 cpu: {growAfter: 1s, reclaimWatermarkPercent: 100, evictWatermarkPercent: 100, predictor: {name: none}}
 memory: {growAfter: 1s, predictor: {name: none}}
@@ -376,7 +376,7 @@ timeWindows:
 	e := startAgent(t, c, slo)
 	e.waitAdvertised(t, e.started)
 	pod := runPod(t, c, offlinePod(t, c, 1, 1))
-	e.eventually(t, "grace: advertise only what is held", 2*time.Minute, func(ctx context.Context) (bool, error) {
+	e.eventually(t, "grace: advertise only what is held", 3*time.Minute, func(ctx context.Context) (bool, error) {
 		cpu, err := e.allocatable(ctx, resCPU)
 		return cpu == 1, err
 	})
