@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-30}
-go build -o bin/ ./cmd/bigbox-agent ./hack/faketree
+go build -o bin/ ./cmd/bigbox-agent ./hack/faketree ./hack/tickfloor
 work=$(mktemp -d)
 pid=""
 cleanup() {
@@ -43,7 +43,23 @@ measure() {
 		'BEGIN { printf "%-9s %5d pods  cpu %.3f%% of one core  rss %.1f MiB (anon %.1f MiB)\n", n, p, 100 * (c1 - c0) / hz / (t1 - t0), rss / 1024, anon / 1024 }'
 }
 
+# floor: a Go process that only wakes every 50ms, what polling at the CPU
+# loop's rate costs on this machine before any work.
+floor() {
+	bin/tickfloor --interval 50ms &
+	pid=$!
+	sleep 2
+	local t0 c0 t1 c1
+	t0=$(date +%s.%N); c0=$(cputime "$pid")
+	sleep "$secs"
+	t1=$(date +%s.%N); c1=$(cputime "$pid")
+	kill "$pid"; wait "$pid" || true; pid=""
+	awk -v c0="$c0" -v c1="$c1" -v t0="$t0" -v t1="$t1" -v hz="$ticks" \
+		'BEGIN { printf "%-9s %5s       cpu %.3f%% of one core  (a bare 50ms Go ticker)\n", "floor", "-", 100 * (c1 - c0) / hz / (t1 - t0) }'
+}
+
 echo "agent idle cost over ${secs}s (cpu loop 50ms, scan 1s):"
+floor
 base=$(measure baseline 0); echo "$base"
 load=$(measure pods200 200); echo "$load"
 awk -v b="$base" -v l="$load" 'BEGIN {

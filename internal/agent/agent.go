@@ -278,9 +278,9 @@ func (a *Agent) loop(ctx context.Context, interval time.Duration, extra <-chan s
 	}
 }
 
-// input assembles the policy input from the latest observations. Caller
-// holds a.mu.
-func (a *Agent) input(now time.Time, cfg Config) qos.Input {
+// input assembles the policy input from the latest observations, with the
+// offline pods (not being evicted) when withPods. Caller holds a.mu.
+func (a *Agent) input(now time.Time, cfg Config, withPods bool) qos.Input {
 	loc := cfg.Location
 	if loc == nil {
 		loc = time.Local
@@ -293,6 +293,9 @@ func (a *Agent) input(now time.Time, cfg Config) qos.Input {
 		CPUBusy:    a.lastObs.CPUBusy,
 		HeldCPU:    a.heldCPU,
 		HeldMemory: a.heldMemory,
+	}
+	if !withPods {
+		return in
 	}
 	for _, p := range a.lastObs.Offline {
 		if !a.evicting[p.Group] {
@@ -326,8 +329,9 @@ func (a *Agent) cpuTick(ctx context.Context) {
 		a.mu.Unlock()
 		return // no topology or memory yet: the memory loop goes first
 	}
-	in := a.input(start, cfg)
-	in.Pods = nil // victims are the memory loop's; ranking 1000 pods 20×/s would cost more than the rest
+	// Victims are the memory loop's: listing and ranking 1000 pods 20 times
+	// a second would cost more than the rest of the tick.
+	in := a.input(start, cfg, false)
 	dec, st := qos.Decide(cfg.Policy, in, a.st)
 	a.st.CPU, a.st.LentCPU, a.st.CPUs = st.CPU, st.LentCPU, st.CPUs
 	prevQuota := a.cpuDec.BigBox.CPUQuotaMicros
@@ -411,7 +415,7 @@ func (a *Agent) memoryTick(ctx context.Context) {
 			delete(a.evicting, g)
 		}
 	}
-	in := a.input(now, cfg)
+	in := a.input(now, cfg, true)
 	in.CPU = obs.CPU // eviction judges CPU over the scan interval, not 50ms noise
 	dec, st := qos.Decide(cfg.Policy, in, a.st)
 	a.st.Memory, a.st.LentMemory, a.st.CooldownUntil, a.st.CPUOverSince = st.Memory, st.LentMemory, st.CooldownUntil, st.CPUOverSince
