@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/bigbox-dev/bigbox/pkg/cgroup"
 	"github.com/bigbox-dev/bigbox/pkg/qos"
 )
 
@@ -169,39 +170,15 @@ func readIntFile(path string) (int64, error) {
 	return n, nil
 }
 
-// parseCPUList parses a kernel CPU list such as "0-3,8,10-11\n" (the format
-// of sysfs cpu/online, thread_siblings_list and cpuset.cpus; see
-// https://docs.kernel.org/admin-guide/cgroup-v2.html#cpuset-interface-files).
-// An empty list is valid. The result is sorted and without duplicates.
-//
-// TODO(#3): pkg/cgroup is getting its own ParseCPUList for cpuset.cpus; use
-// it here once it exists, and delete this one.
+// parseCPUList parses a sysfs CPU list (cpu/online, thread_siblings_list)
+// with the cpuset parser of pkg/cgroup: the kernel prints both the same way.
 func parseCPUList(b []byte) ([]int, error) {
-	b = bytes.TrimSpace(b)
-	if len(b) == 0 {
-		return []int{}, nil
+	cpus, err := cgroup.ParseCPUList(string(b))
+	if err != nil {
+		return nil, err
 	}
-	var cpus []int
-	for part := range bytes.SplitSeq(b, []byte(",")) {
-		loB, hiB, isRange := bytes.Cut(part, []byte("-"))
-		lo, ok := parseUint(loB)
-		if !ok || lo >= maxCPUs {
-			return nil, fmt.Errorf("cpu list %.40q: bad cpu %.20q", b, loB)
-		}
-		hi := lo
-		if isRange {
-			hi, ok = parseUint(hiB)
-			if !ok || hi >= maxCPUs || hi < lo {
-				return nil, fmt.Errorf("cpu list %.40q: bad range %.40q", b, part)
-			}
-		}
-		for c := lo; c <= hi; c++ {
-			cpus = append(cpus, int(c))
-		}
-		if len(cpus) > maxCPUs {
-			return nil, fmt.Errorf("cpu list %.40q: more than %d cpus", b, maxCPUs)
-		}
+	if cpus == nil {
+		cpus = []int{}
 	}
-	slices.Sort(cpus)
-	return slices.Compact(cpus), nil
+	return cpus, nil
 }
