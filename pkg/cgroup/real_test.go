@@ -178,15 +178,21 @@ func TestRealV1(t *testing.T) {
 		if err != nil && !strings.Contains(err.Error(), "write "+f.Path(CPUSet, top)+"/cpuset.cpus") {
 			t.Errorf("error %q does not name the file", err)
 		}
-		// SetCPUsTree moves the whole subtree in a safe order.
-		if err := f.SetCPUsTree(top, orig.CPUs[1:2]); err != nil {
-			t.Fatalf("SetCPUsTree: %v", err)
+		// The order the executor follows (docs/executor.md): widen the
+		// parent first, move the child, then narrow the parent.
+		for _, w := range []struct {
+			group string
+			cpus  []int
+		}{{top, orig.CPUs}, {group, orig.CPUs[1:2]}, {top, orig.CPUs[1:2]}} {
+			if err := f.SetCPUs(w.group, w.cpus); err != nil {
+				t.Fatalf("set %s to %v: %v", w.group, w.cpus, err)
+			}
 		}
 		if got := allowedCPUs(t, pid); !slices.Equal(got, orig.CPUs[1:2]) {
-			t.Errorf("after SetCPUsTree the busy loop may run on %v, want %v", got, orig.CPUs[1:2])
+			t.Errorf("after moving the subtree the busy loop may run on %v, want %v", got, orig.CPUs[1:2])
 		}
-		if err := f.SetCPUsTree(top, orig.CPUs); err != nil {
-			t.Fatalf("SetCPUsTree back: %v", err)
+		if err := f.SetCPUs(top, orig.CPUs); err != nil {
+			t.Fatalf("widen the parent back: %v", err)
 		}
 	}
 	if err := f.SetCPUs(group, nil); err != nil {
