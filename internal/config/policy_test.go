@@ -182,3 +182,18 @@ func BenchmarkForNode(b *testing.B) {
 		}
 	}
 }
+
+// TestDefaultsMatchQoS: an empty NodeSLO gives exactly the policy pkg/qos
+// calls its default, so the agent with no config and the simulator with no
+// --config decide alike. The two sets of defaults live apart (quantities
+// here, base units there); this keeps them one set.
+func TestDefaultsMatchQoS(t *testing.T) {
+	t.Parallel()
+	got, _, err := Default().ForNode(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := qos.DefaultPolicy(); !reflect.DeepEqual(got, want) {
+		t.Errorf("defaults differ:\nconfig: %+v\nqos:    %+v", got, want)
+	}
+}
