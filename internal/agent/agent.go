@@ -337,6 +337,9 @@ func (a *Agent) cpuTick(ctx context.Context) {
 	prevQuota := a.cpuDec.BigBox.CPUQuotaMicros
 	a.cpuDec = dec
 	restoreNow := dec.Restore && !a.restored
+	if restoreNow {
+		a.restored = true // claimed here so the other loop does not restore too
+	}
 	a.mu.Unlock()
 
 	if dec.Restore {
@@ -425,6 +428,9 @@ func (a *Agent) memoryTick(ctx context.Context) {
 		advCPU = dec.AdvertiseCPU // the CPU loop has not decided yet
 	}
 	restoreNow := dec.Restore && !a.restored
+	if restoreNow {
+		a.restored = true // claimed here so the other loop does not restore too
+	}
 	save := a.p.State != nil && !a.st.CooldownUntil.Equal(a.savedCooldown)
 	saved := a.st
 	a.mu.Unlock()
@@ -615,11 +621,9 @@ func (a *Agent) restore(ctx context.Context) error {
 	start := a.p.Clock.Now()
 	err := a.p.Exec.Restore(ctx)
 	a.m.restoreSeconds.Observe(a.p.Clock.Since(start).Seconds())
-	if err == nil {
-		a.mu.Lock()
-		a.restored = true
-		a.mu.Unlock()
-	}
+	a.mu.Lock()
+	a.restored = err == nil // a failed restore is tried again next tick
+	a.mu.Unlock()
 	return err
 }
 
